@@ -1,0 +1,3 @@
+"""segc: compile .seg network segmentation programs to Kubernetes NetworkPolicy."""
+
+__version__ = "0.1.0"

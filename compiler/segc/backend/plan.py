@@ -1,0 +1,226 @@
+"""Program to policy plan: which pods get which rules, in which namespace.
+
+This is where the meaning of docs/semantics.md becomes native NetworkPolicy
+structure, and where "sound or refuse" is decided:
+
+* ``deny-all`` becomes one namespace-wide policy per managed namespace;
+* an ``allow`` whose destination selects pods in a managed namespace gives
+  those pods an ingress rule (which also isolates them, as the meaning says);
+* an ``allow`` whose source selects pods in an egress-isolated namespace gives
+  them an egress rule (egress rules are never written for other sources: that
+  would isolate them);
+* whatever NetworkPolicy cannot say exactly is refused with a diagnostic.
+
+The result is a ``Plan``: pure data, rendered to YAML by ``render``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .. import ir
+from ..cluster import NAME_LABEL
+from ..diagnostics import Collector
+
+INGRESS, EGRESS = "Ingress", "Egress"
+
+
+class Match(Enum):
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+
+
+def ns_match(ns: ir.NsSelector, name: str) -> Match:
+    """Does ``ns`` select namespace ``name``, knowing only its name label?"""
+    if isinstance(ns, ir.NsNamed):
+        return Match.YES if ns.name == name else Match.NO
+    if isinstance(ns, ir.NsAll):
+        return Match.YES
+    known = {NAME_LABEL: name}
+    result = Match.YES
+    for req in ns.selector.requirements:
+        if req.key == NAME_LABEL:
+            if not req.matches(known):
+                return Match.NO
+        else:
+            result = Match.MAYBE
+    return result
+
+
+@dataclass
+class PolicyPlan:
+    namespace: str
+    pods: ir.Selector
+    direction: str  # INGRESS or EGRESS
+    rules: dict = field(default_factory=dict)  # (peer, ports) -> set of source pointers
+
+
+@dataclass
+class Plan:
+    deny: dict[str, set[str]] = field(default_factory=dict)  # namespace -> directions
+    deny_sources: dict[str, set[str]] = field(default_factory=dict)
+    policies: dict[tuple, PolicyPlan] = field(default_factory=dict)
+
+    def add_rule(self, ns: str, pods: ir.Selector, direction: str, peer: ir.Peer, ports: ir.Ports, source: str) -> None:
+        key = (ns, pods, direction)
+        pol = self.policies.get(key)
+        if pol is None:
+            pol = self.policies[key] = PolicyPlan(ns, pods, direction)
+        pol.rules.setdefault((peer, ports), set()).add(source)
+
+
+def _pointer(a: ir.Allow | ir.DenyAll, text: str) -> str:
+    # File and statement text, no line number: inserting a line above a
+    # statement must not change the output of the policies it feeds.
+    return f"{a.span.file}: {text}"
+
+
+def _ports_may_overlap(a: ir.Ports, b: ir.Ports) -> bool:
+    if a is None or b is None:
+        return True
+    for p in a:
+        for q in b:
+            if p.protocol != q.protocol:
+                continue
+            if p.name or q.name or not (p.end < q.start or q.end < p.start):
+                return True
+    return False
+
+
+def _selectors_may_overlap(a: ir.Selector, b: ir.Selector) -> bool:
+    """False only when no label set can match both (a cheap, sound test)."""
+    for r in a.requirements:
+        for s in b.requirements:
+            if r.key != s.key:
+                continue
+            if r.op == ir.IN and s.op == ir.IN and not set(r.values) & set(s.values):
+                return False
+            if {r.op, s.op} == {ir.IN, ir.DOES_NOT_EXIST} or {r.op, s.op} == {ir.EXISTS, ir.DOES_NOT_EXIST}:
+                return False
+            if r.op == ir.IN and s.op == ir.NOT_IN and set(r.values) <= set(s.values):
+                return False
+            if s.op == ir.IN and r.op == ir.NOT_IN and set(s.values) <= set(r.values):
+                return False
+    return True
+
+
+class Planner:
+    def __init__(self, program: ir.Program, diags: Collector):
+        self.program = program
+        self.diags = diags
+        self.managed = sorted(program.managed)
+        self.egress_isolated = sorted({d.namespace for d in program.deny_alls if d.egress})
+        self.plan = Plan()
+
+    def run(self) -> Plan:
+        for d in self.program.deny_alls:
+            dirs = self.plan.deny.setdefault(d.namespace, set())
+            if d.ingress:
+                dirs.add(INGRESS)
+            if d.egress:
+                dirs.add(EGRESS)
+            text = "deny-all" + ("" if d.ingress and d.egress else " ingress" if d.ingress else " egress") + f" in {d.namespace}"
+            self.plan.deny_sources.setdefault(d.namespace, set()).add(_pointer(d, text))
+        for a in self.program.allows:
+            self._allow(a)
+        return self.plan
+
+    def _allow(self, a: ir.Allow) -> None:
+        ok = self._ingress(a)
+        ok = self._egress(a) and ok
+        if ok and not self._had_effect(a):
+            self._no_effect(a)
+
+    def _had_effect(self, a: ir.Allow) -> bool:
+        return self._ingress_targets(a) or self._egress_targets(a)
+
+    def _ingress_targets(self, a: ir.Allow) -> list[str]:
+        if not isinstance(a.dst, ir.PodPeer):
+            return []
+        return [m for m in self.managed if ns_match(a.dst.ns, m) is not Match.NO]
+
+    def _egress_targets(self, a: ir.Allow) -> list[str]:
+        if not isinstance(a.src, ir.PodPeer):
+            return []
+        return [m for m in self.egress_isolated if ns_match(a.src.ns, m) is not Match.NO]
+
+    # -------------------------------------------------------------- ingress
+    def _ingress(self, a: ir.Allow) -> bool:
+        if not isinstance(a.dst, ir.PodPeer):
+            return True
+        pointer = _pointer(a, a.text or a.to_seg())
+        for m in self.managed:
+            match = ns_match(a.dst.ns, m)
+            if match is Match.NO:
+                continue
+            if match is Match.MAYBE:
+                self.diags.error(
+                    a.span,
+                    "SEG060",
+                    f"cannot compile exactly: the destination selects namespaces by label, and segc cannot know whether the managed namespace {m!r} carries {a.dst.ns.selector.to_seg()}",
+                    f"a NetworkPolicy in {m!r} would isolate those pods whatever the namespace's labels are, so the output would deny traffic the program allows",
+                    "name the namespaces instead (e.g. `data/postgres`), or exclude the managed ones with `kubernetes.io/metadata.name notin (...)` in the selector",
+                )
+                return False
+            self.plan.add_rule(m, a.dst.pods, INGRESS, a.src, a.ports, pointer)
+        return True
+
+    # --------------------------------------------------------------- egress
+    def _egress(self, a: ir.Allow) -> bool:
+        if not isinstance(a.src, ir.PodPeer):
+            return True
+        pointer = _pointer(a, a.text or a.to_seg())
+        for m in self.egress_isolated:
+            match = ns_match(a.src.ns, m)
+            if match is Match.NO:
+                continue
+            if match is Match.MAYBE:
+                reason = self._unmasked(a)
+                if reason:
+                    self.diags.error(
+                        a.span,
+                        "SEG061",
+                        f"cannot compile exactly: the source selects namespaces by label, and segc cannot know whether the egress-isolated namespace {m!r} carries {a.src.ns.selector.to_seg()}",
+                        "an egress rule must live in the source's namespace and applies there whatever that namespace's labels are; " + reason,
+                        f"name the source namespaces instead (e.g. `{m}/...`), or exclude {m!r} with `kubernetes.io/metadata.name notin ({m})` in the selector",
+                    )
+                    return False
+            self.plan.add_rule(m, a.src.pods, EGRESS, a.dst, a.ports, pointer)
+        return True
+
+    def _unmasked(self, a: ir.Allow) -> str | None:
+        """Why an egress rule written for a namespace that may not match would widen.
+
+        It is exact when the destination's own ingress rules re-check the source
+        by labels: the destination must be pods in managed namespaces (so this
+        allow isolates them), and no allow from an address block may reach them
+        on these ports (an address block can cover the pod's IP).
+        """
+        dst = a.dst
+        if not isinstance(dst, ir.PodPeer):
+            return "the destination is an address block, so nothing checks the source's namespace labels on the other end"
+        if not isinstance(dst.ns, ir.NsNamed) or dst.ns.name not in self.program.managed:
+            return "the destination may be pods in a namespace this program does not manage, so nothing checks the source's namespace labels on the other end"
+        for b in self.program.allows:
+            if not isinstance(b.src, ir.BlockPeer) or not isinstance(b.dst, ir.PodPeer):
+                continue
+            if ns_match(b.dst.ns, dst.ns.name) is Match.NO:
+                continue
+            if _selectors_may_overlap(b.dst.pods, dst.pods) and _ports_may_overlap(b.ports, a.ports):
+                return f"`{b.text or b.to_seg()}` ({b.span}) admits the destination from an address block, which may hold the source's pod IPs"
+        return None
+
+    def _no_effect(self, a: ir.Allow) -> None:
+        if isinstance(a.src, ir.PodPeer):
+            why = "its destination isolates no pod of a namespace this program manages, and its source is not egress-isolated"
+            fix = "add `deny-all egress in NS` for the source's namespace, or remove the statement"
+        else:
+            why = "an address block as source grants nothing by itself, and the destination isolates no pod of a managed namespace"
+            fix = "name a destination in a namespace this program manages"
+        self.diags.warning(a.span, "SEG100", f"this statement has no effect: {why}", fix)
+
+
+def plan(program: ir.Program, diags: Collector) -> Plan:
+    return Planner(program, diags).run()

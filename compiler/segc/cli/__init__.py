@@ -1,0 +1,37 @@
+"""The command line: one module per command, each only flags and one library call.
+
+Library code never prints or exits; this package renders diagnostics and
+chooses exit codes: 0 ok, 1 the input has errors, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="segc", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Compile .seg network segmentation programs to Kubernetes NetworkPolicy."""
+
+
+def _register() -> None:
+    from . import build, check, reach
+
+    cli.add_command(build.build)
+    cli.add_command(check.check)
+    cli.add_command(reach.reach)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="segc")
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        sys.exit(130)

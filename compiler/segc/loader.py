@@ -1,0 +1,84 @@
+"""Files to syntax IR: reads the standard library and the user's files, follows
+``import "relative.seg"`` with cycle detection, and keeps every source text for
+diagnostics. A file imported twice (diamond) is loaded once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+
+from . import ir
+from .diagnostics import Collector
+from .ir import Span
+from .parser import parse_text
+
+
+@dataclass
+class Sources:
+    """Everything read for one compilation, in load order."""
+
+    files: list[ir.SourceFile] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+def _stdlib_files() -> list[tuple[str, str]]:
+    root = resources.files("segc.stdlib")
+    out = []
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".seg"):
+            out.append((f"<stdlib>/{entry.name}", entry.read_text(encoding="utf-8")))
+    return out
+
+
+def load(paths: list[str], diags: Collector, texts: dict[str, str] | None = None) -> Sources:
+    """Load the stdlib, then each path (and what it imports) once.
+
+    ``texts`` maps a path to its contents when it does not come from disk
+    (``-`` for standard input, or a file at a git revision).
+    """
+    sources = Sources()
+    for name, text in _stdlib_files():
+        sources.texts[name] = text
+        sources.files.append(ir.SourceFile(name, parse_text(text, name, diags), stdlib=True))
+    seen: set[str] = set()
+    for path in paths:
+        _load_one(path, None, (), sources, seen, diags, texts or {})
+    return sources
+
+
+def _display(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") and os.path.isabs(path) else rel
+
+
+def _load_one(path, origin: Span | None, chain: tuple[str, ...], sources: Sources, seen: set[str], diags: Collector, texts) -> None:
+    key = path if path in texts else os.path.realpath(path)
+    if key in chain:
+        cycle = " -> ".join(_display(p) for p in (*chain[chain.index(key):], key))
+        diags.error(origin or Span(path, 1, 1), "SEG050", f"import cycle: {cycle}")
+        return
+    if key in seen:
+        return
+    seen.add(key)
+    name = path if path in texts else _display(path)
+    if path in texts:
+        text = texts[path]
+    else:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            where = origin or Span(name, 1, 1)
+            diags.error(where, "SEG051", f"cannot read {name}: {reason}")
+            return
+    sources.texts[name] = text
+    statements = parse_text(text, name, diags)
+    sources.files.append(ir.SourceFile(name, statements))
+    base = os.path.dirname(path) if path not in texts else os.getcwd()
+    for st in statements:
+        if isinstance(st, ir.ImportStmt):
+            target = os.path.normpath(os.path.join(base, st.path))
+            _load_one(target, st.span, (*chain, key), sources, seen, diags, texts)

@@ -1,0 +1,1 @@
+"""The .seg grammar, shipped inside the segc package."""

@@ -1,0 +1,1 @@
+"""The segc standard library, written in .seg; every file here is loaded before user files."""
