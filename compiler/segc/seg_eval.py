@@ -1,0 +1,121 @@
+"""Evaluator 1: the meaning of a resolved .seg program on a cluster.
+
+A direct transcription of docs/semantics.md, written against the IR and the
+cluster model only (it shares nothing with the backend or with the
+NetworkPolicy evaluator). Its answers are the contract the compiled
+manifests are tested against.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from . import ir
+from .cluster import Cluster, Endpoint, External, Pod
+
+
+def ns_selects(ns: ir.NsSelector, namespace) -> bool:
+    if isinstance(ns, ir.NsNamed):
+        return ns.name == namespace.name
+    if isinstance(ns, ir.NsAll):
+        return True
+    return ns.selector.matches(namespace.labels)
+
+
+class SegEvaluator:
+    def __init__(self, program: ir.Program, cluster: Cluster):
+        self.program = program
+        self.cluster = cluster
+        self._selected: dict[int, frozenset[int]] = {}
+
+    # ------------------------------------------------------------ selection
+    def selects(self, peer: ir.Peer, ep: Endpoint) -> bool:
+        """Chosen by labels: only pods, only through a pod peer."""
+        if not isinstance(peer, ir.PodPeer) or not isinstance(ep, Pod):
+            return False
+        return ns_selects(peer.ns, self.cluster.namespace(ep.namespace)) and peer.pods.matches(ep.labels)
+
+    def covers(self, peer: ir.Peer, ep: Endpoint) -> bool:
+        """Chosen by labels, or by address (address blocks cover pod IPs too)."""
+        if isinstance(peer, ir.BlockPeer):
+            ip = ep.ip
+            return ip is not None and peer.contains(_ip(ip))
+        return self.selects(peer, ep)
+
+    @staticmethod
+    def port_covered(ports: ir.Ports, port: int, protocol: str, dst: Endpoint) -> bool:
+        if ports is None:
+            return True
+        for p in ports:
+            if p.protocol != protocol:
+                continue
+            if p.name:
+                if isinstance(dst, Pod) and dst.named_port(p.name, protocol) == port:
+                    return True
+            elif p.start <= port <= p.end:
+                return True
+        return False
+
+    # ------------------------------------------------------------ isolation
+    def ingress_isolated(self, pod: Pod) -> bool:
+        if self.program.ingress_denied(pod.namespace):
+            return True
+        if pod.namespace not in self.program.managed:
+            return False
+        return any(self.selects(a.dst, pod) for a in self.program.allows)
+
+    def egress_isolated(self, pod: Pod) -> bool:
+        return self.program.egress_denied(pod.namespace)
+
+    # ----------------------------------------------------------- connection
+    def egress_ok(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
+        if isinstance(src, External) or not self.egress_isolated(src):
+            return True
+        return any(
+            self.selects(a.src, src) and self.covers(a.dst, dst) and self.port_covered(a.ports, port, protocol, dst)
+            for a in self.program.allows
+        )
+
+    def ingress_ok(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
+        if isinstance(dst, External) or not self.ingress_isolated(dst):
+            return True
+        return any(
+            self.selects(a.dst, dst) and self.covers(a.src, src) and self.port_covered(a.ports, port, protocol, dst)
+            for a in self.program.allows
+        )
+
+    def allowed(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
+        return self.egress_ok(src, dst, port, protocol) and self.ingress_ok(src, dst, port, protocol)
+
+    def why(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> str:
+        """Which statements allow the connection, or which isolation denies it."""
+        probe = f"{src.key} -> {dst.key} on {port}/{protocol}"
+        lines = []
+        for side, ok_fn, isolated, pick in (
+            ("egress", self.egress_ok, lambda: isinstance(src, Pod) and self.egress_isolated(src), lambda a: self.selects(a.src, src) and self.covers(a.dst, dst)),
+            ("ingress", self.ingress_ok, lambda: isinstance(dst, Pod) and self.ingress_isolated(dst), lambda a: self.selects(a.dst, dst) and self.covers(a.src, src)),
+        ):
+            end = src if side == "egress" else dst
+            if not isolated():
+                lines.append(f"{side}: {end.key} is not {side}-isolated")
+                continue
+            granting = [a for a in self.program.allows if pick(a) and self.port_covered(a.ports, port, protocol, dst)]
+            if granting:
+                lines.append(f"{side}: allowed by " + "; ".join(f"{a.span}: {a.text or a.to_seg()}" for a in granting))
+            else:
+                lines.append(f"{side}: DENIED: {end.key} is {side}-isolated ({self._isolation_reason(end, side)}) and no allow covers this connection")
+        verdict = "allowed" if self.allowed(src, dst, port, protocol) else "denied"
+        return f"{probe}: {verdict}\n  " + "\n  ".join(lines)
+
+    def _isolation_reason(self, pod: Pod, side: str) -> str:
+        denies = [d for d in self.program.deny_alls if d.namespace == pod.namespace and (d.ingress if side == "ingress" else d.egress)]
+        if denies:
+            return "deny-all at " + ", ".join(str(d.span) for d in denies)
+        dsts = [a for a in self.program.allows if self.selects(a.dst, pod)]
+        return "selected as a destination by " + ", ".join(str(a.span) for a in dsts[:3])
+
+
+@lru_cache(maxsize=65536)
+def _ip(text: str):
+    return ipaddress.ip_address(text)
