@@ -27,7 +27,21 @@ class SegEvaluator:
     def __init__(self, program: ir.Program, cluster: Cluster):
         self.program = program
         self.cluster = cluster
-        self._selected: dict[int, frozenset[int]] = {}
+        # Per-endpoint caches (keyed by identity: endpoints live as long as we do).
+        self._as_src: dict[int, list[ir.Allow]] = {}
+        self._as_dst: dict[int, list[ir.Allow]] = {}
+
+    def allows_selecting_source(self, ep: Endpoint) -> list[ir.Allow]:
+        found = self._as_src.get(id(ep))
+        if found is None:
+            found = self._as_src[id(ep)] = [a for a in self.program.allows if self.selects(a.src, ep)]
+        return found
+
+    def allows_selecting_destination(self, ep: Endpoint) -> list[ir.Allow]:
+        found = self._as_dst.get(id(ep))
+        if found is None:
+            found = self._as_dst[id(ep)] = [a for a in self.program.allows if self.selects(a.dst, ep)]
+        return found
 
     # ------------------------------------------------------------ selection
     def selects(self, peer: ir.Peer, ep: Endpoint) -> bool:
@@ -63,7 +77,7 @@ class SegEvaluator:
             return True
         if pod.namespace not in self.program.managed:
             return False
-        return any(self.selects(a.dst, pod) for a in self.program.allows)
+        return bool(self.allows_selecting_destination(pod))
 
     def egress_isolated(self, pod: Pod) -> bool:
         return self.program.egress_denied(pod.namespace)
@@ -73,16 +87,16 @@ class SegEvaluator:
         if isinstance(src, External) or not self.egress_isolated(src):
             return True
         return any(
-            self.selects(a.src, src) and self.covers(a.dst, dst) and self.port_covered(a.ports, port, protocol, dst)
-            for a in self.program.allows
+            self.covers(a.dst, dst) and self.port_covered(a.ports, port, protocol, dst)
+            for a in self.allows_selecting_source(src)
         )
 
     def ingress_ok(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
         if isinstance(dst, External) or not self.ingress_isolated(dst):
             return True
         return any(
-            self.selects(a.dst, dst) and self.covers(a.src, src) and self.port_covered(a.ports, port, protocol, dst)
-            for a in self.program.allows
+            self.covers(a.src, src) and self.port_covered(a.ports, port, protocol, dst)
+            for a in self.allows_selecting_destination(dst)
         )
 
     def allowed(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
