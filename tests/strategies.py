@@ -103,7 +103,7 @@ def statement(draw):
 
 
 @st.composite
-def program(draw, max_statements=8):
+def program(draw, max_statements=10):
     """A program text: groups first (they may be used anywhere), then statements."""
     lines = [f"namespace {draw(st.sampled_from(NAMESPACES[:4]))}"]
     for g in GROUPS:
@@ -124,7 +124,7 @@ def labels(draw, vocab):
 
 
 @st.composite
-def cluster(draw, max_pods_per_ns=2):
+def cluster(draw, max_pods_per_ns=3):
     c = Cluster()
     ip_pool = [f"10.0.0.{i}" for i in (5, 77, 130, 200)] + [f"10.0.1.{i}" for i in (3, 9)] + ["192.0.2.9", "fd00::5"]
     n = 0
