@@ -21,12 +21,12 @@ from strategies import PROBE_PORTS, cluster, program
 REFUSALS = {"SEG060", "SEG061"}
 
 
-def compile_text(text: str):
-    return compile_paths(["prog.seg"], {"prog.seg": text})
+def compile_text(text: str, optimize: bool = True):
+    return compile_paths(["prog.seg"], {"prog.seg": text}, optimize=optimize)
 
 
-def assert_equivalent(text: str, c) -> None:
-    result = compile_text(text)
+def assert_equivalent(text: str, c, optimize: bool = True) -> None:
+    result = compile_text(text, optimize)
     errors = [d for d in result.diagnostics if d.severity == "error"]
     if errors:
         # Only refusals may stop a generated program: the generator writes valid syntax.
@@ -51,6 +51,12 @@ def assert_equivalent(text: str, c) -> None:
 def test_manifests_mean_what_the_program_says(text, c):
     note(text)
     assert_equivalent(text, c)
+
+
+@given(program(), cluster())
+def test_unoptimized_manifests_mean_what_the_program_says(text, c):
+    note(text)
+    assert_equivalent(text, c, optimize=False)
 
 
 @given(program(), st.randoms(use_true_random=False))

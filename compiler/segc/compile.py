@@ -1,4 +1,4 @@
-"""The pipeline, listed in one place: load -> resolve -> plan -> render.
+"""The pipeline, listed in one place: load -> resolve -> plan -> optimize -> render.
 
 Each stage adds diagnostics to one collector; a stage that finds errors stops
 the pipeline there (later stages would only report consequences).
@@ -6,11 +6,16 @@ the pipeline there (later stages would only report consequences).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from . import ir
 from .backend.plan import plan
 from .backend.render import render
+from .optimize import Stats, canonical
+from .optimize import optimize as run_optimizer
+
+DEFAULT_K8S_VERSION = (1, 30)
 from .diagnostics import Collector, Diagnostic
 from .loader import load
 from .resolve import resolve
@@ -42,13 +47,42 @@ def resolve_paths(paths: list[str], texts: dict[str, str] | None = None) -> Resu
     return result
 
 
-def compile_paths(paths: list[str], texts: dict[str, str] | None = None) -> Result:
+def compile_paths(
+    paths: list[str],
+    texts: dict[str, str] | None = None,
+    *,
+    optimize: bool = True,
+    k8s_version: tuple[int, int] = DEFAULT_K8S_VERSION,
+    stats: Stats | None = None,
+) -> Result:
     result = resolve_paths(paths, texts)
     if result.program is None:
         return result
     diags = Collector()
     diags.items = result.diagnostics
-    policy_plan = plan(result.program, diags)
-    if not diags.has_errors:
-        result.policies = render(policy_plan)
+    naive = plan(result.program, diags, _source_namer(paths, texts or {}))
+    if diags.has_errors:
+        return result
+    if stats is not None:
+        stats.statements = len(result.program.allows) + len(result.program.deny_alls)
+        stats.naive = naive
+    policies = run_optimizer(naive, k8s_version, stats) if optimize else canonical(naive)
+    if stats is not None:
+        stats.optimized = policies
+    result.policies = render(policies)
     return result
+
+
+def _source_namer(paths: list[str], texts: dict[str, str]):
+    """Annotations name files relative to the first input's folder, so the
+    output does not depend on the directory segc was run from."""
+    if not paths or paths[0] in texts:
+        return lambda f: f
+    base = os.path.dirname(os.path.abspath(paths[0]))
+
+    def name(f: str) -> str:
+        if f.startswith("<") or f in texts:
+            return f
+        return os.path.relpath(os.path.abspath(f), base).replace(os.sep, "/")
+
+    return name

@@ -62,13 +62,14 @@ class Collector:
 def render_text(diags: list[Diagnostic], sources: dict[str, str]) -> str:
     """``FILE:LINE:COL: severity: message`` plus the source line and a caret."""
     out = []
-    for d in sorted(diags):
+    for d in _unique(diags):
         out.append(f"{d.span}: {d.severity}: {d.message} [{d.code}]")
         text = sources.get(d.span.file)
         if text is not None and d.span.line >= 1:
-            lines = text.splitlines()
+            # "\n" only, as the parser counts lines (splitlines() also splits on "\f", "\u2028"...).
+            lines = text.split("\n")
             if d.span.line <= len(lines):
-                line = lines[d.span.line - 1].expandtabs(1)
+                line = lines[d.span.line - 1].rstrip("\r").expandtabs(1)
                 out.append("    " + line)
                 width = 1
                 if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
@@ -79,5 +80,10 @@ def render_text(diags: list[Diagnostic], sources: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Sorted, each diagnostic once (a stage may reach the same problem twice)."""
+    return sorted(set(diags))
+
+
 def render_json(diags: list[Diagnostic]) -> str:
-    return json.dumps([d.to_dict() for d in sorted(diags)], indent=2)
+    return json.dumps([d.to_dict() for d in _unique(diags)], indent=2)

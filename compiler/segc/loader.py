@@ -35,8 +35,9 @@ def _stdlib_files() -> list[tuple[str, str]]:
 def load(paths: list[str], diags: Collector, texts: dict[str, str] | None = None) -> Sources:
     """Load the stdlib, then each path (and what it imports) once.
 
-    ``texts`` maps a path to its contents when it does not come from disk
-    (``-`` for standard input, or a file at a git revision).
+    ``texts`` maps a path to its contents (str, or bytes to decode as UTF-8)
+    when it does not come from disk (``-`` for standard input, or a file at a
+    git revision).
     """
     sources = Sources()
     for name, text in _stdlib_files():
@@ -64,15 +65,23 @@ def _load_one(path, origin: Span | None, chain: tuple[str, ...], sources: Source
     seen.add(key)
     name = path if path in texts else _display(path)
     if path in texts:
-        text = texts[path]
+        data = texts[path]
     else:
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as e:
             where = origin or Span(name, 1, 1)
-            diags.error(where, "SEG051", f"cannot read {name}: {reason}")
+            diags.error(where, "SEG051", f"cannot read {name}: {e.strerror or e}")
+            return
+    if isinstance(data, str):
+        text = data
+    else:
+        try:
+            # utf-8-sig: a byte order mark (some Windows editors write one) is not text.
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            _not_utf8(name, data, e, origin, sources, diags)
             return
     sources.texts[name] = text
     statements = parse_text(text, name, diags)
@@ -82,3 +91,14 @@ def _load_one(path, origin: Span | None, chain: tuple[str, ...], sources: Source
         if isinstance(st, ir.ImportStmt):
             target = os.path.normpath(os.path.join(base, st.path))
             _load_one(target, st.span, (*chain, key), sources, seen, diags, texts)
+
+
+def _not_utf8(name: str, data: bytes, err: UnicodeDecodeError, origin: Span | None, sources: Sources, diags: Collector) -> None:
+    """Point at the first byte that is not UTF-8, by line and column (in characters)."""
+    data = err.object  # without the byte order mark, which err.start does not count
+    line_start = data.rfind(b"\n", 0, err.start) + 1
+    line = data.count(b"\n", 0, err.start) + 1
+    column = len(data[line_start : err.start].decode("utf-8", errors="replace")) + 1
+    sources.texts[name] = data.decode("utf-8", errors="replace")
+    notes = (f"imported at {origin}",) if origin else ()
+    diags.error(Span(name, line, column), "SEG051", f"{name} is not UTF-8 text: byte 0x{data[err.start]:02x} here cannot be decoded", "save the file as UTF-8", *notes)

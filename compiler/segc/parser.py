@@ -82,6 +82,18 @@ def namespace_problem(name: str) -> str | None:
     return None
 
 
+def port_name_problem(text: str) -> tuple[str, ...] | None:
+    """Why ``text`` (not a number or range) is not a Kubernetes port name: (message, *notes), or None."""
+    if len(text) > 15:
+        return (f"port name {text!r} is {len(text)} characters long; Kubernetes allows at most 15",)
+    if not _PORT_NAME.match(text) or not re.search("[a-z]", text) or "--" in text:
+        return (
+            f"{text!r} is neither a port number, a range like 8000-8100, nor a valid port name",
+            "a port name has lowercase letters, digits and single '-', at least one letter",
+        )
+    return None
+
+
 def _span(tok_or_meta, file: str, line_offset: int = 0) -> Span:
     return Span(
         file,
@@ -90,6 +102,31 @@ def _span(tok_or_meta, file: str, line_offset: int = 0) -> Span:
         (getattr(tok_or_meta, "end_line", 0) or 0) + line_offset,
         getattr(tok_or_meta, "end_column", 0) or 0,
     )
+
+
+_DOTTED = re.compile(r"[0-9]+(\.[0-9]+)+")
+
+
+def _ipv4_problem(text: str) -> str | None:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError as e:
+        reason = str(e)
+        return reason[:1].lower() + reason[1:]
+    return None
+
+
+def _cidr_problem(text: str) -> str:
+    """Why ``text`` (the CIDR token, which strict and lax parsing both refused) is not an address block."""
+    addr, _, plen = text.partition("/")
+    v6 = ":" in addr
+    try:
+        (ipaddress.IPv6Address if v6 else ipaddress.IPv4Address)(addr)
+    except ValueError as e:
+        reason = str(e)
+        return reason[:1].lower() + reason[1:]
+    bits = 128 if v6 else 32
+    return f"the prefix length /{plen} is longer than {bits} bits" if plen.isdigit() and int(plen) > bits else f"{text!r} is not ADDRESS/PREFIX-LENGTH"
 
 
 class _ToIR(Transformer):
@@ -181,7 +218,7 @@ class _ToIR(Transformer):
                 fixed = ipaddress.ip_network(str(tok), strict=False)
                 self.diags.error(self.span(tok), "SEG010", f"address block {tok} has host bits set", f"did you mean {fixed}?")
             except ValueError:
-                self.diags.error(self.span(tok), "SEG010", f"{tok} is not a valid address block: {e}")
+                self.diags.error(self.span(tok), "SEG010", f"{tok} is not a valid address block: {_cidr_problem(str(tok))}")
             return None
 
     @v_args(meta=True)
@@ -190,11 +227,23 @@ class _ToIR(Transformer):
         return ir.Qualified(ns, pods, self.span(meta))
 
     def local(self, items):
-        return items[0]
+        ref = items[0]
+        if isinstance(ref, ir.NameRef) and _DOTTED.fullmatch(ref.name):
+            # `allow a -> 10.0.0.1` would otherwise mean the pods labelled app=10.0.0.1.
+            problem = _ipv4_problem(ref.name)
+            if problem:
+                self.diags.error(ref.span, "SEG010", f"{ref.name} is not an IPv4 address: {problem}")
+            else:
+                self.diags.error(ref.span, "SEG010", f"address {ref.name} has no prefix length", f"did you mean {ref.name}/32?")
+        return ref
 
     def ns_name(self, items):
         (tok,) = items
-        self._check_namespace(tok)
+        if _DOTTED.fullmatch(str(tok)):  # `10.0.0/8`: a mistyped address block, not a namespace
+            problem = _ipv4_problem(str(tok)) or "an address block has a prefix length from 0 to 32"
+            self.diags.error(self.span(tok), "SEG010", f"{tok} is not an address block: {problem}")
+        else:
+            self._check_namespace(tok)
         return ir.NsByName(str(tok), self.span(tok))
 
     def ns_any(self, items):
@@ -302,15 +351,9 @@ class _ToIR(Transformer):
                 self.diags.error(self.span(tok), "SEG031", f"port range {text} is reversed", f"did you mean {hi}-{lo}?")
                 return None
             return (lo, hi)
-        if len(text) > 15:
-            self.diags.error(self.span(tok), "SEG033", f"port name {text!r} is {len(text)} characters long; Kubernetes allows at most 15")
-        elif not _PORT_NAME.match(text) or not re.search("[a-z]", text) or "--" in text:
-            self.diags.error(
-                self.span(tok),
-                "SEG033",
-                f"{text!r} is neither a port number, a range like 8000-8100, nor a valid port name",
-                "a port name has lowercase letters, digits and single '-', at least one letter",
-            )
+        problem = port_name_problem(text)
+        if problem:
+            self.diags.error(self.span(tok), "SEG033", *problem)
         return text
 
 
@@ -349,18 +392,97 @@ def _describe(parser: Lark, names) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _syntax_error(err: UnexpectedInput, parser: Lark, file: str, diags: Collector, line: int) -> None:
+# Characters that cannot be part of a label key or value as a user writes it.
+_SELECTOR_PUNCT = set(' \t{}(),=!"#')
+
+
+def _label_word_problem(line_text: str, column: int) -> tuple[int, int, str, str] | None:
+    """A syntax error inside ``{...}`` is usually a label key or value that breaks
+    Kubernetes' rules (``Tier_``, ``example.com/``, ``-x``): the lexer stops at the
+    bad character. Say what is wrong with the whole word instead.
+    Returns (start column, end column, code, message) or None."""
+    i = column - 1
+    if not 0 <= i < len(line_text) or line_text[i] in _SELECTOR_PUNCT:
+        return None
+    before = line_text[:i]
+    if before.count("{") <= before.count("}"):
+        return None
+    start, end = i, i
+    while start > 0 and line_text[start - 1] not in _SELECTOR_PUNCT:
+        start -= 1
+    while end < len(line_text) and line_text[end] not in _SELECTOR_PUNCT and line_text[end] not in "\r\n":
+        end += 1
+    word = line_text[start:end]
+    prev = line_text[:start].rstrip(" \t")[-1:]
+    if prev == "=" or before.rfind("(") > before.rfind(")"):
+        code, problem = "SEG021", label_value_problem(word)
+    elif prev in ("{", ",", "!"):
+        code, problem = "SEG020", label_key_problem(word)
+    else:
+        return None
+    return (start + 1, end + 1, code, problem) if problem else None
+
+
+def _port_word_problem(err: UnexpectedInput, line_text: str) -> tuple[int, int, tuple[str, ...]] | None:
+    """`b:http-`, `b:my_port`: the lexer stops inside a port name; judge the whole word."""
+    history = getattr(err, "token_history", None)
+    if not isinstance(err, UnexpectedCharacters) or not history:
+        return None
+    last = history[-1]
+    if last.type != "PORT" or last.end_column != err.column or not 0 < err.column <= len(line_text):
+        return None
+    end = err.column - 1
+    while end < len(line_text) and line_text[end] not in ' \t,/#\r':
+        end += 1
+    if end == err.column - 1:
+        return None
+    word = str(last) + line_text[err.column - 1 : end]
+    problem = port_name_problem(word)
+    return (last.column, end + 1, problem) if problem else None
+
+
+def _unclosed_note(line_text: str) -> tuple[str, ...]:
+    for open_, close in (("{", "}"), ("(", ")")):
+        depth, where = 0, 0
+        for col, ch in enumerate(line_text.split("#")[0], start=1):
+            if ch == open_:
+                depth, where = depth + 1, (where if depth else col)
+            elif ch == close and depth:
+                depth -= 1
+        if depth:
+            return (f"the '{open_}' at column {where} is never closed with '{close}'",)
+    return ()
+
+
+def _syntax_error(err: UnexpectedInput, parser: Lark, file: str, diags: Collector, line: int, line_text: str = "") -> None:
     span = Span(file, line, err.column if err.column and err.column > 0 else 1)
+    label = _label_word_problem(line_text, span.column)
+    if label is not None:
+        start, end, code, problem = label
+        diags.error(Span(file, line, start, line, end), code, problem)
+        return
+    port = _port_word_problem(err, line_text)
+    if port is not None:
+        start, end, problem = port
+        diags.error(Span(file, line, start, line, end), "SEG033", *problem)
+        return
     if isinstance(err, UnexpectedToken):
         tok = err.token
+        notes: tuple[str, ...] = ()
         if tok.type == "$END":
-            found = "the end of the file"
+            found = "end of the file"
         elif tok.type == "_NL":
-            found = "the end of the line"
+            found = "end of the line"
+            notes = _unclosed_note(line_text)
         else:
             found = repr(str(tok))
             span = Span(file, span.line, span.column, span.line, tok.end_column or span.column + 1)
-        diags.error(span, "SEG001", f"unexpected {found}; expected {_describe(parser, err.expected)}")
+        # The LALR table merges look-aheads of similar states; ask the parser
+        # which tokens it really accepts here (`{a=b` does not accept ')').
+        expected = err.expected
+        if err.interactive_parser is not None:
+            expected = err.interactive_parser.accepts() or expected
+        diags.error(span, "SEG001", f"unexpected {found}; expected {_describe(parser, expected)}", *notes)
     elif isinstance(err, UnexpectedCharacters):
         char = err.char
         expected = _describe(parser, err.allowed) if err.allowed else "a statement"
@@ -388,11 +510,13 @@ def _parse_lines(parser: Lark, text: str, file: str, diags: Collector) -> tuple[
     """Statements are one per line: after a syntax error, parse each line alone
     so that one file reports all of its syntax errors, at their true positions."""
     out: list[ir.Statement] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only, as lark counts lines: str.splitlines() also splits on
+    # "\r", "\f", "\u2028"..., which would shift every later line number.
+    for number, line in enumerate(text.split("\n")[:-1], start=1):
         try:
             tree = parser.parse(line + "\n")
         except UnexpectedInput as err:
-            _syntax_error(err, parser, file, diags, number)
+            _syntax_error(err, parser, file, diags, number, line)
             continue
         out.extend(_ToIR(file, line + "\n", diags, number - 1).transform(tree))
     return tuple(out)

@@ -11,19 +11,18 @@ structure, and where "sound or refuse" is decided:
   would isolate them);
 * whatever NetworkPolicy cannot say exactly is refused with a diagnostic.
 
-The result is a ``Plan``: pure data, rendered to YAML by ``render``.
+The result is naive: one ``Policy`` per statement and namespace. The
+optimizer (``segc.optimize``) makes it small; ``render`` names and prints it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 
 from .. import ir
 from ..cluster import NAME_LABEL
 from ..diagnostics import Collector
-
-INGRESS, EGRESS = "Ingress", "Egress"
+from .policy import EGRESS, INGRESS, Policy, PolicySet, Rule
 
 
 class Match(Enum):
@@ -49,32 +48,8 @@ def ns_match(ns: ir.NsSelector, name: str) -> Match:
     return result
 
 
-@dataclass
-class PolicyPlan:
-    namespace: str
-    pods: ir.Selector
-    direction: str  # INGRESS or EGRESS
-    rules: dict = field(default_factory=dict)  # (peer, ports) -> set of source pointers
-
-
-@dataclass
-class Plan:
-    deny: dict[str, set[str]] = field(default_factory=dict)  # namespace -> directions
-    deny_sources: dict[str, set[str]] = field(default_factory=dict)
-    policies: dict[tuple, PolicyPlan] = field(default_factory=dict)
-
-    def add_rule(self, ns: str, pods: ir.Selector, direction: str, peer: ir.Peer, ports: ir.Ports, source: str) -> None:
-        key = (ns, pods, direction)
-        pol = self.policies.get(key)
-        if pol is None:
-            pol = self.policies[key] = PolicyPlan(ns, pods, direction)
-        pol.rules.setdefault((peer, ports), set()).add(source)
-
-
-def _pointer(a: ir.Allow | ir.DenyAll, text: str) -> str:
-    # File and statement text, no line number: inserting a line above a
-    # statement must not change the output of the policies it feeds.
-    return f"{a.span.file}: {text}"
+def _same(path: str) -> str:
+    return path
 
 
 def _ports_may_overlap(a: ir.Ports, b: ir.Ports) -> bool:
@@ -107,25 +82,29 @@ def _selectors_may_overlap(a: ir.Selector, b: ir.Selector) -> bool:
 
 
 class Planner:
-    def __init__(self, program: ir.Program, diags: Collector):
+    def __init__(self, program: ir.Program, diags: Collector, source_name=_same):
         self.program = program
+        self.source_name = source_name
         self.diags = diags
         self.managed = sorted(program.managed)
         self.egress_isolated = sorted({d.namespace for d in program.deny_alls if d.egress})
-        self.plan = Plan()
+        self.policies: list[Policy] = []
 
-    def run(self) -> Plan:
+    def run(self) -> PolicySet:
         for d in self.program.deny_alls:
-            dirs = self.plan.deny.setdefault(d.namespace, set())
-            if d.ingress:
-                dirs.add(INGRESS)
-            if d.egress:
-                dirs.add(EGRESS)
+            dirs = frozenset(x for x, on in ((INGRESS, d.ingress), (EGRESS, d.egress)) if on)
             text = "deny-all" + ("" if d.ingress and d.egress else " ingress" if d.ingress else " egress") + f" in {d.namespace}"
-            self.plan.deny_sources.setdefault(d.namespace, set()).add(_pointer(d, text))
+            self.policies.append(Policy(d.namespace, ir.Selector(), dirs, sources=frozenset([self._pointer(d, text)]), from_deny=True))
         for a in self.program.allows:
             self._allow(a)
-        return self.plan
+        return tuple(self.policies)
+
+    def _add(self, ns: str, pods: ir.Selector, direction: str, peer: ir.Peer, ports: ir.Ports, pointer: str) -> None:
+        rule = (Rule((peer,), ports, frozenset([pointer])),)
+        if direction == INGRESS:
+            self.policies.append(Policy(ns, pods, frozenset([INGRESS]), ingress=rule))
+        else:
+            self.policies.append(Policy(ns, pods, frozenset([EGRESS]), egress=rule))
 
     def _allow(self, a: ir.Allow) -> None:
         ok = self._ingress(a)
@@ -150,7 +129,7 @@ class Planner:
     def _ingress(self, a: ir.Allow) -> bool:
         if not isinstance(a.dst, ir.PodPeer):
             return True
-        pointer = _pointer(a, a.text or a.to_seg())
+        pointer = self._pointer(a, a.text or a.to_seg())
         for m in self.managed:
             match = ns_match(a.dst.ns, m)
             if match is Match.NO:
@@ -164,14 +143,14 @@ class Planner:
                     "name the namespaces instead (e.g. `data/postgres`), or exclude the managed ones with `kubernetes.io/metadata.name notin (...)` in the selector",
                 )
                 return False
-            self.plan.add_rule(m, a.dst.pods, INGRESS, a.src, a.ports, pointer)
+            self._add(m, a.dst.pods, INGRESS, a.src, a.ports, pointer)
         return True
 
     # --------------------------------------------------------------- egress
     def _egress(self, a: ir.Allow) -> bool:
         if not isinstance(a.src, ir.PodPeer):
             return True
-        pointer = _pointer(a, a.text or a.to_seg())
+        pointer = self._pointer(a, a.text or a.to_seg())
         for m in self.egress_isolated:
             match = ns_match(a.src.ns, m)
             if match is Match.NO:
@@ -187,7 +166,7 @@ class Planner:
                         f"name the source namespaces instead (e.g. `{m}/...`), or exclude {m!r} with `kubernetes.io/metadata.name notin ({m})` in the selector",
                     )
                     return False
-            self.plan.add_rule(m, a.src.pods, EGRESS, a.dst, a.ports, pointer)
+            self._add(m, a.src.pods, EGRESS, a.dst, a.ports, pointer)
         return True
 
     def _unmasked(self, a: ir.Allow) -> str | None:
@@ -212,6 +191,11 @@ class Planner:
                 return f"`{b.text or b.to_seg()}` ({b.span}) admits the destination from an address block, which may hold the source's pod IPs"
         return None
 
+    def _pointer(self, st: ir.Allow | ir.DenyAll, text: str) -> str:
+        # File and statement text, no line number: inserting a line above a
+        # statement must not change the output of the policies it feeds.
+        return f"{self.source_name(st.span.file)}: {text}"
+
     def _no_effect(self, a: ir.Allow) -> None:
         if isinstance(a.src, ir.PodPeer):
             why = "its destination isolates no pod of a namespace this program manages, and its source is not egress-isolated"
@@ -222,5 +206,6 @@ class Planner:
         self.diags.warning(a.span, "SEG100", f"this statement has no effect: {why}", fix)
 
 
-def plan(program: ir.Program, diags: Collector) -> Plan:
-    return Planner(program, diags).run()
+def plan(program: ir.Program, diags: Collector, source_name=_same) -> PolicySet:
+    """``source_name`` maps a diagnostic file name to the name written in annotations."""
+    return Planner(program, diags, source_name).run()

@@ -14,7 +14,7 @@ import re
 
 from .. import ir
 from ..cluster import NAME_LABEL
-from .plan import EGRESS, INGRESS, Plan, PolicyPlan
+from .policy import EGRESS, INGRESS, Policy, PolicySet
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "segc"}
 SOURCE_ANNOTATION = "segc.io/source"
@@ -118,84 +118,86 @@ def _fit(name: str, identity: str) -> str:
     return name[: MAX_NAME - len(tail)].rstrip("-") + tail
 
 
-def _policy_name(pol: PolicyPlan) -> str:
-    suffix = "-ingress" if pol.direction == INGRESS else "-egress"
-    return selector_name(pol.pods) + suffix
+def _direction_suffix(directions) -> str:
+    if set(directions) == {INGRESS, EGRESS}:
+        return ""
+    return "-ingress" if INGRESS in directions else "-egress"
 
 
-def _deny_name(directions: set[str]) -> str:
-    if directions == {INGRESS, EGRESS}:
-        return "default-deny"
-    return "default-deny-ingress" if INGRESS in directions else "default-deny-egress"
+def policy_name(p: Policy) -> str:
+    """``backend-ingress``, ``backend-egress``, ``backend`` (both), ``default-deny``..."""
+    base = "default-deny" if p.from_deny and p.pods.is_all else selector_name(p.pods)
+    return base + _direction_suffix(p.isolates)
 
 
 # ------------------------------------------------------------------- objects
 
 
-def _metadata(name: str, ns: str, sources: list[str]) -> dict:
-    return {
-        "name": name,
-        "namespace": ns,
-        "labels": dict(MANAGED_BY),
-        "annotations": {SOURCE_ANNOTATION: "\n".join(sources) + "\n"},
-    }
+def _pointers(p: Policy) -> list[str]:
+    out = sorted(p.sources)
+    for section, rules in (("ingress", p.ingress), ("egress", p.egress)):
+        for i, r in enumerate(rules):
+            out += [f"{section}[{i}] <- {s}" for s in sorted(r.sources)]
+    return out
 
 
-def _deny_policy(ns: str, directions: set[str], sources: set[str]) -> dict:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _metadata(_deny_name(directions), ns, sorted(sources)),
-        "spec": {"podSelector": {}, "policyTypes": [d for d in (INGRESS, EGRESS) if d in directions]},
-    }
+def _rules(p: Policy, direction: str) -> list[dict]:
+    key = "from" if direction == INGRESS else "to"
+    out = []
+    for r in p.rules(direction):
+        rule: dict = {key: [peer(x, p.namespace) for x in r.peers]}
+        rendered = ports(r.ports)
+        if rendered is not None:
+            rule["ports"] = rendered
+        out.append(rule)
+    return out
 
 
-def _rule_policy(pol: PolicyPlan, name: str) -> dict:
-    section, peers_key = ("ingress", "from") if pol.direction == INGRESS else ("egress", "to")
-    rules = []
-    for (p, ps), srcs in pol.rules.items():
-        rule: dict = {peers_key: [peer(p, pol.namespace)]}
-        rendered_ports = ports(ps)
-        if rendered_ports is not None:
-            rule["ports"] = rendered_ports
-        rules.append((_canonical(rule), rule, sorted(srcs)))
-    rules.sort(key=lambda r: r[0])
-    pointers = []
-    for i, (_, _, srcs) in enumerate(rules):
-        for s in srcs:
-            pointers.append(f"{section}[{i}] <- {s}")
+def to_object(p: Policy, name: str) -> dict:
+    spec: dict = {"podSelector": label_selector(p.pods), "policyTypes": [d for d in (INGRESS, EGRESS) if d in p.isolates]}
+    if p.ingress:
+        spec["ingress"] = _rules(p, INGRESS)
+    if p.egress:
+        spec["egress"] = _rules(p, EGRESS)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _metadata(name, pol.namespace, pointers),
-        "spec": {
-            "podSelector": label_selector(pol.pods),
-            "policyTypes": [pol.direction],
-            section: [r[1] for r in rules],
+        "metadata": {
+            "name": name,
+            "namespace": p.namespace,
+            "labels": dict(MANAGED_BY),
+            "annotations": {SOURCE_ANNOTATION: "\n".join(_pointers(p)) + "\n"},
         },
+        "spec": spec,
     }
 
 
-def render(plan: Plan) -> list[dict]:
-    """Every policy of the plan, sorted by (namespace, name)."""
-    out: list[dict] = []
-    by_ns: dict[str, list[tuple[str, str, PolicyPlan]]] = {}
-    for pol in plan.policies.values():
-        identity = _canonical([pol.direction, label_selector(pol.pods)])
-        by_ns.setdefault(pol.namespace, []).append((_fit(_policy_name(pol), identity), identity, pol))
-    for ns, directions in plan.deny.items():
-        out.append(_deny_policy(ns, directions, plan.deny_sources[ns]))
-    for ns, entries in by_ns.items():
-        taken = {o["metadata"]["name"] for o in out if o["metadata"]["namespace"] == ns}
-        counts: dict[str, int] = {}
-        for name, _, _ in entries:
-            counts[name] = counts.get(name, 0) + 1
-        for name, identity, pol in entries:
-            if counts[name] > 1 or name in taken:
-                # Two selectors that slug to one name (app=Web, app=web): both get a
-                # hash of their own selector, so neither depends on the other's presence.
-                tail = "-" + _digest(identity)
-                name = name[: MAX_NAME - len(tail)].rstrip("-") + tail
-            out.append(_rule_policy(pol, name))
+def render(policies: PolicySet) -> list[dict]:
+    """Every policy as an object, with names unique per namespace, sorted by (namespace, name).
+
+    A name two policies would share gets a hash of the policy's selector and
+    directions (and, when even those are equal, as in unoptimized output, of its
+    sources), so it does not depend on which other policies exist.
+    """
+    wanted: dict[tuple[str, str], list[Policy]] = {}
+    for p in policies:
+        identity = _canonical([sorted(p.isolates), label_selector(p.pods)])
+        wanted.setdefault((p.namespace, _fit(policy_name(p), identity)), []).append(p)
+    out = []
+    for (ns, name), group in wanted.items():
+        if len(group) == 1:
+            out.append(to_object(group[0], name))
+            continue
+        seen: dict[str, int] = {}
+        for p in group:
+            identity = _canonical([sorted(p.isolates), label_selector(p.pods)])
+            if sum(1 for q in group if q.pods == p.pods and q.isolates == p.isolates) > 1:
+                identity += _canonical(sorted(p.sources) + _pointers(p))
+            tail = "-" + _digest(identity)
+            unique = name[: MAX_NAME - len(tail)].rstrip("-") + tail
+            seen[unique] = seen.get(unique, 0) + 1
+            if seen[unique] > 1:
+                unique = f"{unique[: MAX_NAME - 3]}-{seen[unique]}"
+            out.append(to_object(p, unique))
     out.sort(key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
     return out

@@ -9,12 +9,13 @@ import click
 from ..diagnostics import render_json, render_text
 
 
-def read_inputs(files: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+def read_inputs(files: tuple[str, ...]) -> tuple[list[str], dict[str, str | bytes]]:
     """Paths for the loader, with ``-`` read from standard input as ``<stdin>``."""
     paths, texts = [], {}
     for f in files:
         if f == "-":
-            texts["<stdin>"] = sys.stdin.read()
+            # Bytes: the loader decodes them as UTF-8 and reports where they are not.
+            texts["<stdin>"] = sys.stdin.buffer.read()
             paths.append("<stdin>")
         else:
             paths.append(f)

@@ -1,0 +1,40 @@
+"""Consecutive and overlapping numeric ports of one protocol become one range.
+
+`8080,8081,8082` becomes `8080-8082` (rendered with ``endPort``). Exact: the
+set of (protocol, number) pairs covered is unchanged; named ports stay as
+they are. Only run for Kubernetes versions with ``endPort`` (1.25 and later).
+"""
+
+from __future__ import annotations
+
+from .. import ir
+from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+
+
+def coalesce(ports: ir.Ports) -> ir.Ports:
+    if ports is None:
+        return None
+    named = [p for p in ports if p.name]
+    out: list[ir.Port] = []
+    for p in sorted((p for p in ports if not p.name), key=lambda p: (p.protocol, p.start, p.end)):
+        last = out[-1] if out else None
+        if last is not None and last.protocol == p.protocol and p.start <= last.end + 1:
+            out[-1] = ir.Port(p.protocol, last.start, max(last.end, p.end))
+        else:
+            out.append(p)
+    return tuple(sorted(set(out) | set(named)))
+
+
+def run(policies: PolicySet) -> tuple[PolicySet, int]:
+    out, fired = [], 0
+    for p in policies:
+        for d in (INGRESS, EGRESS):
+            rules = []
+            for r in p.rules(d):
+                ports = coalesce(r.ports)
+                if ports != r.ports:
+                    fired += 1
+                rules.append(Rule(r.peers, ports, r.sources))
+            p = p.replace_rules(d, rules)
+        out.append(p)
+    return tuple(out), fired

@@ -1,0 +1,28 @@
+"""Drop rules that repeat another rule of the same policy exactly.
+
+Duplicates come from the same path written twice, in two files, or reached
+through a group or a stdlib name. The survivor keeps every source pointer.
+"""
+
+from __future__ import annotations
+
+from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+
+
+def dedupe(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    seen: dict[Rule, Rule] = {}
+    for r in rules:
+        old = seen.get(r)
+        seen[r] = r if old is None else old.with_sources(r.sources)
+    return tuple(seen.values()), len(rules) - len(seen)
+
+
+def run(policies: PolicySet) -> tuple[PolicySet, int]:
+    out, fired = [], 0
+    for p in policies:
+        for d in (INGRESS, EGRESS):
+            rules, n = dedupe(p.rules(d))
+            fired += n
+            p = p.replace_rules(d, rules)
+        out.append(p)
+    return tuple(out), fired

@@ -1,0 +1,67 @@
+"""Drop what a broader rule, peer or port of the same policy already covers.
+
+* a rule whose peers and ports lie within another rule's (``*`` vs a name,
+  a port inside a range, a label expression implying another, a block inside
+  a block);
+* inside one rule, a peer within another peer, and a port within another port.
+
+Exact: only containment proven by ``algebra`` is used.
+"""
+
+from __future__ import annotations
+
+from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from .algebra import peer_within, peers_within, port_within, ports_within
+
+
+def _prune(items, within) -> tuple:
+    """Keep items not within another kept item (the first of equal ones stays)."""
+    kept: list = []
+    for i, x in enumerate(items):
+        if any(within(x, y) and (not within(y, x) or j < i) for j, y in enumerate(items) if j != i):
+            continue
+        kept.append(x)
+    return tuple(kept)
+
+
+def _shrink(rule: Rule) -> Rule:
+    peers = _prune(rule.peers, peer_within)
+    ports = rule.ports if rule.ports is None else _prune(rule.ports, port_within)
+    return Rule(peers, ports, rule.sources)
+
+
+def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    shrunk = [_shrink(r) for r in rules]
+    fired = sum(s != r for s, r in zip(shrunk, rules))
+
+    def covers(j: int, i: int) -> bool:
+        """Rule j covers rule i (of two equal rules, the first covers the second)."""
+        r, o = shrunk[i], shrunk[j]
+        if not (peers_within(r.peers, o.peers) and ports_within(r.ports, o.ports)):
+            return False
+        mutual = peers_within(o.peers, r.peers) and ports_within(o.ports, r.ports)
+        return not mutual or j < i
+
+    kept = [i for i in range(len(shrunk)) if not any(j != i and covers(j, i) for j in range(len(shrunk)))]
+    result = {i: shrunk[i] for i in kept}
+    for i in range(len(shrunk)):
+        if i in result:
+            continue
+        fired += 1
+        # The dropped rule's pointers go to a kept rule that covers it, for review.
+        for k in kept:
+            if peers_within(shrunk[i].peers, shrunk[k].peers) and ports_within(shrunk[i].ports, shrunk[k].ports):
+                result[k] = result[k].with_sources(shrunk[i].sources)
+                break
+    return tuple(result[k] for k in kept), fired
+
+
+def run(policies: PolicySet) -> tuple[PolicySet, int]:
+    out, fired = [], 0
+    for p in policies:
+        for d in (INGRESS, EGRESS):
+            rules, n = prune_rules(p.rules(d))
+            fired += n
+            p = p.replace_rules(d, rules)
+        out.append(p)
+    return tuple(out), fired

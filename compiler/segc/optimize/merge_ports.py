@@ -1,0 +1,33 @@
+"""Rules of one policy with the same peers become one rule with both port lists.
+
+Exact: (peers x A) union (peers x B) = peers x (A union B); "every port" absorbs.
+"""
+
+from __future__ import annotations
+
+from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+
+
+def union_ports(a, b):
+    if a is None or b is None:
+        return None
+    return tuple(sorted(set(a) | set(b)))
+
+
+def merge(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    by_peers: dict[tuple, Rule] = {}
+    for r in rules:
+        old = by_peers.get(r.peers)
+        by_peers[r.peers] = r if old is None else Rule(r.peers, union_ports(old.ports, r.ports), old.sources | r.sources)
+    return tuple(by_peers.values()), len(rules) - len(by_peers)
+
+
+def run(policies: PolicySet) -> tuple[PolicySet, int]:
+    out, fired = [], 0
+    for p in policies:
+        for d in (INGRESS, EGRESS):
+            rules, n = merge(p.rules(d))
+            fired += n
+            p = p.replace_rules(d, rules)
+        out.append(p)
+    return tuple(out), fired
