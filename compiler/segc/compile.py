@@ -60,7 +60,7 @@ def compile_paths(
         return result
     diags = Collector()
     diags.items = result.diagnostics
-    naive = plan(result.program, diags, _source_namer(paths, texts or {}))
+    naive = plan(result.program, diags, _source_namer(paths, texts or {}), k8s_version)
     if diags.has_errors:
         return result
     if stats is not None:

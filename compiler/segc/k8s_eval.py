@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from .cluster import NAME_LABEL, PROTOCOLS, Cluster, ContainerPort, Endpoint, External, Pod
+from .cluster import NAME_LABEL, PROTOCOLS, Cluster, ContainerPort, Endpoint, Pod
 
 PortKey = tuple[int, str]
 
@@ -325,9 +325,14 @@ def _network(text: object, where: str) -> ipaddress.IPv4Network | ipaddress.IPv6
         raise _fail(where, "must be a CIDR string")
     try:
         # Host bits are tolerated, as the API server long did (ParseCIDRSloppy).
-        return ipaddress.ip_network(text.strip(), strict=False)
+        net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise _fail(where, f"{text!r} is not a CIDR") from None
+    mapped = net.network_address.ipv4_mapped if net.version == 6 else None
+    if mapped is not None and net.prefixlen >= 96:
+        # Go's IPNet.Contains treats ::ffff:a.b.c.d/96+n as a.b.c.d/n; so do addresses (_parse_ip).
+        net = ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+    return net
 
 
 def _compile_ip_block(obj: object, where: str) -> IPBlock:
@@ -341,7 +346,8 @@ def _compile_ip_block(obj: object, where: str) -> IPBlock:
 
 
 def _compile_peer(obj: object, where: str) -> Peer:
-    obj = _mapping(obj, where)
+    # The peer's fields are pointers in Go: an explicit null is the same as absent.
+    obj = {k: v for k, v in _mapping(obj, where).items() if v is not None}
     present = [k for k in ("podSelector", "namespaceSelector", "ipBlock") if k in obj]
     if not present:
         raise _fail(where, "a peer must set podSelector, namespaceSelector or ipBlock")

@@ -55,6 +55,9 @@ def _display(path: str) -> str:
 
 
 def _load_one(path, origin: Span | None, chain: tuple[str, ...], sources: Sources, seen: set[str], diags: Collector, texts) -> None:
+    if "\0" in path:  # os.path and open() raise ValueError on it
+        diags.error(origin or Span(path, 1, 1), "SEG051", f"cannot read {path!r}: a file name cannot contain a NUL character")
+        return
     key = path if path in texts else os.path.realpath(path)
     if key in chain:
         cycle = " -> ".join(_display(p) for p in (*chain[chain.index(key):], key))

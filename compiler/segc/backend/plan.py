@@ -24,6 +24,9 @@ from ..cluster import NAME_LABEL
 from ..diagnostics import Collector
 from .policy import EGRESS, INGRESS, Policy, PolicySet, Rule
 
+ENDPORT_SINCE = (1, 25)  # endPort is GA (and on by default everywhere) from 1.25
+MAX_EXPANDED_PORTS = 256
+
 
 class Match(Enum):
     YES = "yes"
@@ -82,8 +85,9 @@ def _selectors_may_overlap(a: ir.Selector, b: ir.Selector) -> bool:
 
 
 class Planner:
-    def __init__(self, program: ir.Program, diags: Collector, source_name=_same):
+    def __init__(self, program: ir.Program, diags: Collector, source_name=_same, k8s_version=(1, 30)):
         self.program = program
+        self.k8s_version = k8s_version
         self.source_name = source_name
         self.diags = diags
         self.managed = sorted(program.managed)
@@ -107,6 +111,10 @@ class Planner:
             self.policies.append(Policy(ns, pods, frozenset([EGRESS]), egress=rule))
 
     def _allow(self, a: ir.Allow) -> None:
+        if a.ports is not None and self.k8s_version < ENDPORT_SINCE and any(p.end > p.start for p in a.ports):
+            a = self._without_ranges(a)
+            if a is None:
+                return
         ok = self._ingress(a)
         ok = self._egress(a) and ok
         if ok and not self._had_effect(a):
@@ -191,6 +199,26 @@ class Planner:
                 return f"`{b.text or b.to_seg()}` ({b.span}) admits the destination from an address block, which may hold the source's pod IPs"
         return None
 
+    def _without_ranges(self, a: ir.Allow) -> ir.Allow | None:
+        """Before Kubernetes 1.25 there is no endPort: list each port of a small range."""
+        count = sum(p.end - p.start + 1 for p in a.ports if not p.name)
+        if count > MAX_EXPANDED_PORTS:
+            v = ".".join(map(str, self.k8s_version))
+            self.diags.error(
+                a.span,
+                "SEG070",
+                f"cannot compile for Kubernetes {v}: port ranges need endPort (Kubernetes 1.25), and listing the {count} ports one by one is more than {MAX_EXPANDED_PORTS}",
+                "target a newer version with --k8s-version, or narrow the range",
+            )
+            return None
+        ports = []
+        for p in a.ports:
+            if p.name or p.start == p.end:
+                ports.append(p)
+            else:
+                ports += [ir.Port(p.protocol, n, n) for n in range(p.start, p.end + 1)]
+        return ir.Allow(a.src, a.dst, tuple(sorted(set(ports))), a.text, a.span)
+
     def _pointer(self, st: ir.Allow | ir.DenyAll, text: str) -> str:
         # File and statement text, no line number: inserting a line above a
         # statement must not change the output of the policies it feeds.
@@ -206,6 +234,6 @@ class Planner:
         self.diags.warning(a.span, "SEG100", f"this statement has no effect: {why}", fix)
 
 
-def plan(program: ir.Program, diags: Collector, source_name=_same) -> PolicySet:
+def plan(program: ir.Program, diags: Collector, source_name=_same, k8s_version=(1, 30)) -> PolicySet:
     """``source_name`` maps a diagnostic file name to the name written in annotations."""
-    return Planner(program, diags, source_name).run()
+    return Planner(program, diags, source_name, k8s_version).run()

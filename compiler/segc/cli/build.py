@@ -1,7 +1,8 @@
-"""`segc build FILE... -o DIR|-`."""
+"""`segc build FILE... -o DIR|- [--stats] [--no-optimize] [--k8s-version X.Y]`."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -9,19 +10,38 @@ import click
 from .common import print_diagnostics, read_inputs
 
 
+def _version(ctx, param, value: str) -> tuple[int, int]:
+    m = re.fullmatch(r"v?(\d+)\.(\d+)(\.\d+)?", value.strip())
+    if not m:
+        raise click.BadParameter(f"{value!r} is not a Kubernetes version like 1.30")
+    version = (int(m.group(1)), int(m.group(2)))
+    if version < (1, 21) or version[0] != 1:
+        raise click.BadParameter(f"{value} is not supported: segc writes networking.k8s.io/v1 for Kubernetes 1.21 and later")
+    return version
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("-o", "--output", "out", required=True, metavar="DIR|-", help="Directory to write (one file per policy plus kustomization.yaml), or - for one YAML stream on stdout.")
-def build(files: tuple[str, ...], out: str) -> None:
+@click.option("--stats", is_flag=True, help="Print what the optimizer did (to stderr).")
+@click.option("--no-optimize", is_flag=True, help="One policy per statement and namespace, for comparison.")
+@click.option("--k8s-version", default="1.30", show_default=True, callback=_version, metavar="X.Y", help="Use only features this Kubernetes version has (endPort needs 1.25).")
+def build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s_version: tuple[int, int]) -> None:
     """Compile FILE... (one program) into NetworkPolicy manifests."""
     from ..compile import compile_paths
+    from ..optimize import Stats
     from ..output import OutputError, stream, write_dir
 
     paths, texts = read_inputs(files)
-    result = compile_paths(paths, texts)
+    collected = Stats()
+    result = compile_paths(paths, texts, optimize=not no_optimize, k8s_version=k8s_version, stats=collected)
     print_diagnostics(result)
     if not result.ok:
         sys.exit(1)
+    if stats:
+        from ..stats import report
+
+        click.echo(report(collected, k8s_version, optimized=not no_optimize), err=True)
     if out == "-":
         sys.stdout.write(stream(result.policies))
         return

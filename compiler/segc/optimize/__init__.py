@@ -29,7 +29,7 @@ PASSES = (
     ("merge-blocks", merge_blocks.run),
 )
 
-ENDPORT_SINCE = (1, 25)
+from ..backend.plan import ENDPORT_SINCE
 MAX_ROUNDS = 8
 
 
