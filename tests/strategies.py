@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from segc.cluster import Cluster, ContainerPort, External, Namespace, Pod
 
-NAMESPACES = ["app", "data", "web", "tenant-a", "kube-system"]
+NAMESPACES = ["app", "data", "web", "tenant-a", "kube-system", "monitoring"]
 APPS = ["frontend", "backend", "api", "postgres"]
 GROUPS = ["g1", "g2"]
-POD_LABELS = {"app": APPS, "tier": ["api", "worker"], "env": ["dev", "prod"], "k8s-app": ["kube-dns"]}
+STDLIB_NAMES = ["dns", "internet", "kube-prometheus"]
+POD_LABELS = {"app": APPS, "tier": ["api", "worker"], "env": ["dev", "prod"], "k8s-app": ["kube-dns"], "app.kubernetes.io/name": ["prometheus"]}
 NS_LABELS = {"team": ["orders", "payments"], "env": ["dev", "prod"]}
 BLOCKS = [
     "10.0.0.0/8",
@@ -77,7 +78,7 @@ def endpoint(draw, groups=True):
         return f"{draw(ns_part())}/{draw(pod_part())}"
     if kind == "block":
         return draw(st.sampled_from(BLOCKS))
-    return draw(st.sampled_from(GROUPS))
+    return draw(st.sampled_from(GROUPS + STDLIB_NAMES))
 
 
 @st.composite

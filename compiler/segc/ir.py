@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Mapping, Union
 
 # --------------------------------------------------------------------- spans
@@ -322,6 +323,7 @@ class BlockPeer:
 Peer = Union[PodPeer, BlockPeer]
 
 
+@lru_cache(maxsize=None)
 def peer_sort_key(p: Peer):
     if isinstance(p, PodPeer):
         ns = p.ns

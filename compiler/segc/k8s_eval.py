@@ -125,21 +125,11 @@ class Selector:
     match_labels: tuple[tuple[str, str], ...] = ()
     expressions: tuple[tuple[str, str, frozenset[str]], ...] = ()
 
-    @property
-    def everything(self) -> bool:
-        return not self.match_labels and not self.expressions
-
     def matches(self, labels: Mapping[str, str]) -> bool:
         for key, value in self.match_labels:
             if labels.get(key) != value:
                 return False
         return all(_expression_holds(expr, labels) for expr in self.expressions)
-
-    def describe(self) -> str:
-        parts = [f"{k}={v}" for k, v in self.match_labels]
-        for key, op, values in self.expressions:
-            parts.append(f"{key} {op} ({','.join(sorted(values))})" if values else f"{key} {op}")
-        return ",".join(parts) or "{}"
 
 
 def _expression_holds(expr: tuple[str, str, frozenset[str]], labels: Mapping[str, str]) -> bool:
@@ -158,7 +148,6 @@ def _expression_holds(expr: tuple[str, str, frozenset[str]], labels: Mapping[str
 class IPBlock:
     """A CIDR minus exceptions, kept as integer ranges for quick tests."""
 
-    text: str
     version: int
     first: int
     last: int
@@ -172,6 +161,8 @@ class IPBlock:
 
 @dataclass(frozen=True)
 class PortSpec:
+    """One entry of a rule's ``ports``, defaults applied."""
+
     protocol: str
     port: int | str | None = None  # None: every port of the protocol
     end_port: int | None = None
@@ -189,13 +180,6 @@ class PortSpec:
             return False
         return any(cp.name == self.port and cp.protocol == protocol and cp.port == port for cp in dst_ports)
 
-    def describe(self) -> str:
-        if self.port is None:
-            return f"any/{self.protocol}"
-        if self.end_port is not None:
-            return f"{self.port}-{self.end_port}/{self.protocol}"
-        return f"{self.port}/{self.protocol}"
-
 
 @dataclass(frozen=True)
 class Peer:
@@ -210,6 +194,9 @@ class Peer:
 
 @dataclass(eq=False)
 class Rule:
+    """One ingress or egress rule.  Each rule owns one bit (``1 << index``)
+    so that sets of rules are plain integers in the grid path."""
+
     direction: str  # "ingress" or "egress"
     number: int  # 1-based position in the policy, for explanations
     index: int  # position among all rules of this direction (its bit)
@@ -223,6 +210,8 @@ class Rule:
 
 @dataclass(eq=False)
 class Policy:
+    """A compiled NetworkPolicy, policyTypes already applied."""
+
     namespace: str
     name: str
     selector: Selector
@@ -342,7 +331,7 @@ def _compile_ip_block(obj: object, where: str) -> IPBlock:
     for i, text in enumerate(_list(obj.get("except"), f"{where}.except")):
         ex = _network(text, f"{where}.except[{i}]")
         excepts.append((ex.version, int(ex.network_address), int(ex.broadcast_address)))
-    return IPBlock(str(obj.get("cidr")), net.version, int(net.network_address), int(net.broadcast_address), tuple(excepts))
+    return IPBlock(net.version, int(net.network_address), int(net.broadcast_address), tuple(excepts))
 
 
 def _compile_peer(obj: object, where: str) -> Peer:
@@ -398,14 +387,14 @@ def _compile_rule(obj: object, direction: str, number: int, counter: _RuleCounte
 
 
 def _policy_types(spec: dict, where: str) -> set[str]:
-    types = _list(spec.get("policyTypes"), f"{where}.spec.policyTypes")
+    types = _list(spec.get("policyTypes"), f"{where}: spec.policyTypes")
     for t in types:
         if t not in ("Ingress", "Egress"):
             raise _fail(where, f"spec.policyTypes: unknown type {t!r} (Ingress or Egress)")
     if types:
         return set(types)
     # API server defaulting: Ingress always, Egress only if there is an egress rule.
-    return {"Ingress", "Egress"} if _list(spec.get("egress"), f"{where}.spec.egress") else {"Ingress"}
+    return {"Ingress", "Egress"} if _list(spec.get("egress"), f"{where}: spec.egress") else {"Ingress"}
 
 
 def _compile_policy(obj: dict, counter: _RuleCounter) -> Policy:
@@ -852,13 +841,15 @@ def _decide(src_keys: list[tuple], dst_keys: list[tuple]) -> list[tuple[bool, ..
     eg_src = dict.fromkeys(a for a, _ in src_keys)
     in_src = dict.fromkeys(b for _, b in src_keys)
     eg_dst = list(dict.fromkeys(k for k, _ in dst_keys))
-    in_dst = list(dict.fromkeys(l for _, l in dst_keys))
+    in_dst = list(dict.fromkeys(m for _, m in dst_keys))
     eg_col = {k: i for i, k in enumerate(eg_dst)}
-    in_col = {l: i for i, l in enumerate(in_dst)}
+    in_col = {m: i for i, m in enumerate(in_dst)}
+    # a: egress rules applying to the source (None: not isolated); k: egress rules reaching the destination.
     egress = {a: [a is None or (a & k) != 0 for k in eg_dst] for a in eg_src}
-    ingress = {b: [l is None or (l & b) != 0 for l in in_dst] for b in in_src}
+    # m: ingress rules of the destination admitting this port (None: not isolated); b: rules the source matches.
+    ingress = {b: [m is None or (m & b) != 0 for m in in_dst] for b in in_src}
     eg_pick = _picker([eg_col[k] for k, _ in dst_keys])
-    in_pick = _picker([in_col[l] for _, l in dst_keys])
+    in_pick = _picker([in_col[m] for _, m in dst_keys])
     table = []
     for a, b in src_keys:
         table.append(tuple(e and i for e, i in zip(eg_pick(egress[a]), in_pick(ingress[b]))))

@@ -8,6 +8,7 @@ never overwritten or deleted.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 import yaml
@@ -21,8 +22,19 @@ class _Dumper2(_Dumper):  # type: ignore[misc, valid-type]
     pass
 
 
+# Go's YAML readers (kubectl, kustomize, Helm) take `1e3`, `0o17` or `0x1f` for
+# numbers where PyYAML's YAML 1.1 rules see strings; quote anything that starts
+# like a number so a label value or a port name is never read as one.
+_NUMBER_LIKE = re.compile(r"[-+]?\.?[0-9]|[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$")
+
+
 def _str(dumper, value: str):
-    style = "|" if "\n" in value else None
+    if "\n" in value:
+        style = "|"
+    elif _NUMBER_LIKE.match(value):
+        style = '"'
+    else:
+        style = None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -92,7 +92,11 @@ class Planner:
         self.diags = diags
         self.managed = sorted(program.managed)
         self.egress_isolated = sorted({d.namespace for d in program.deny_alls if d.egress})
+        self._managed_set = frozenset(self.managed)
+        self._egress_set = frozenset(self.egress_isolated)
         self.policies: list[Policy] = []
+        self._from_blocks = [b for b in program.allows if isinstance(b.src, ir.BlockPeer) and isinstance(b.dst, ir.PodPeer)]
+        self._unmasked_cache: dict[int, str | None] = {}
 
     def run(self) -> PolicySet:
         for d in self.program.deny_alls:
@@ -120,25 +124,31 @@ class Planner:
         if ok and not self._had_effect(a):
             self._no_effect(a)
 
+    def _candidates(self, ns: ir.NsSelector, names: list[str], name_set: frozenset) -> list[str]:
+        """The namespaces of ``names`` that ``ns`` may choose (a named one directly)."""
+        if isinstance(ns, ir.NsNamed):
+            return [ns.name] if ns.name in name_set else []
+        return names
+
     def _had_effect(self, a: ir.Allow) -> bool:
         return self._ingress_targets(a) or self._egress_targets(a)
 
     def _ingress_targets(self, a: ir.Allow) -> list[str]:
         if not isinstance(a.dst, ir.PodPeer):
             return []
-        return [m for m in self.managed if ns_match(a.dst.ns, m) is not Match.NO]
+        return [m for m in self._candidates(a.dst.ns, self.managed, self._managed_set) if ns_match(a.dst.ns, m) is not Match.NO]
 
     def _egress_targets(self, a: ir.Allow) -> list[str]:
         if not isinstance(a.src, ir.PodPeer):
             return []
-        return [m for m in self.egress_isolated if ns_match(a.src.ns, m) is not Match.NO]
+        return [m for m in self._candidates(a.src.ns, self.egress_isolated, self._egress_set) if ns_match(a.src.ns, m) is not Match.NO]
 
     # -------------------------------------------------------------- ingress
     def _ingress(self, a: ir.Allow) -> bool:
         if not isinstance(a.dst, ir.PodPeer):
             return True
         pointer = self._pointer(a, a.text or a.to_seg())
-        for m in self.managed:
+        for m in self._candidates(a.dst.ns, self.managed, self._managed_set):
             match = ns_match(a.dst.ns, m)
             if match is Match.NO:
                 continue
@@ -159,12 +169,14 @@ class Planner:
         if not isinstance(a.src, ir.PodPeer):
             return True
         pointer = self._pointer(a, a.text or a.to_seg())
-        for m in self.egress_isolated:
+        for m in self._candidates(a.src.ns, self.egress_isolated, self._egress_set):
             match = ns_match(a.src.ns, m)
             if match is Match.NO:
                 continue
             if match is Match.MAYBE:
-                reason = self._unmasked(a)
+                if id(a) not in self._unmasked_cache:
+                    self._unmasked_cache[id(a)] = self._unmasked(a)
+                reason = self._unmasked_cache[id(a)]
                 if reason:
                     self.diags.error(
                         a.span,
@@ -190,9 +202,7 @@ class Planner:
             return "the destination is an address block, so nothing checks the source's namespace labels on the other end"
         if not isinstance(dst.ns, ir.NsNamed) or dst.ns.name not in self.program.managed:
             return "the destination may be pods in a namespace this program does not manage, so nothing checks the source's namespace labels on the other end"
-        for b in self.program.allows:
-            if not isinstance(b.src, ir.BlockPeer) or not isinstance(b.dst, ir.PodPeer):
-                continue
+        for b in self._from_blocks:
             if ns_match(b.dst.ns, dst.ns.name) is Match.NO:
                 continue
             if _selectors_may_overlap(b.dst.pods, dst.pods) and _ports_may_overlap(b.ports, a.ports):

@@ -95,6 +95,8 @@ def selector_name(sel: ir.Selector) -> str:
     parts = []
     for r in sel.requirements:
         key = r.key.rpartition("/")[2]
+        if r.key == "app.kubernetes.io/name":
+            key = "app"
         if r.op == ir.IN:
             vals = "-".join(r.values)
             parts.append(vals if key == "app" and len(r.values) == 1 else f"{key}-{vals}")
@@ -126,7 +128,9 @@ def _direction_suffix(directions) -> str:
 
 def policy_name(p: Policy) -> str:
     """``backend-ingress``, ``backend-egress``, ``backend`` (both), ``default-deny``..."""
-    base = "default-deny" if p.from_deny and p.pods.is_all else selector_name(p.pods)
+    # "default-deny" only while it denies and nothing else; once it carries rules
+    # it is the namespace-wide policy, and its name should not promise a deny.
+    base = "default-deny" if p.from_deny and p.pods.is_all and p.deny_only else selector_name(p.pods)
     return base + _direction_suffix(p.isolates)
 
 

@@ -10,6 +10,7 @@ Exact: only containment proven by ``algebra`` is used.
 
 from __future__ import annotations
 
+from .. import ir
 from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
 from .algebra import peer_within, peers_within, port_within, ports_within
 
@@ -24,8 +25,32 @@ def _prune(items, within) -> tuple:
     return tuple(kept)
 
 
+def _bucket(p: ir.Peer):
+    """Peers that can only lie within peers of the same or the wildcard bucket."""
+    if isinstance(p, ir.BlockPeer):
+        return "blocks"
+    return p.ns.name if isinstance(p.ns, ir.NsNamed) else "*"
+
+
+def _prune_peers(peers: tuple) -> tuple:
+    if len(peers) < 8:
+        return _prune(peers, peer_within)
+    buckets: dict = {}
+    for i, p in enumerate(peers):
+        buckets.setdefault(_bucket(p), []).append((i, p))
+    wild = buckets.get("*", [])
+    kept = []
+    for i, x in enumerate(peers):
+        b = _bucket(x)
+        others = buckets[b] + (wild if b not in ("*", "blocks") else [])
+        if any(j != i and peer_within(x, y) and (not peer_within(y, x) or j < i) for j, y in others):
+            continue
+        kept.append(x)
+    return tuple(kept)
+
+
 def _shrink(rule: Rule) -> Rule:
-    peers = _prune(rule.peers, peer_within)
+    peers = _prune_peers(rule.peers)
     ports = rule.ports if rule.ports is None else _prune(rule.ports, port_within)
     return Rule(peers, ports, rule.sources)
 

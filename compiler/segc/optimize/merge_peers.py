@@ -14,16 +14,17 @@ def _ports_key(ports):
 
 
 def merge(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
-    by_ports: dict[tuple, Rule] = {}
+    groups: dict[tuple, list[Rule]] = {}
     for r in rules:
-        key = _ports_key(r.ports)
-        old = by_ports.get(key)
-        if old is None:
-            by_ports[key] = r
-        else:
-            peers = tuple(sorted(set(old.peers) | set(r.peers), key=ir.peer_sort_key))
-            by_ports[key] = Rule(peers, r.ports, old.sources | r.sources)
-    return tuple(by_ports.values()), len(rules) - len(by_ports)
+        groups.setdefault(_ports_key(r.ports), []).append(r)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        peers = tuple(sorted({p for r in group for p in r.peers}, key=ir.peer_sort_key))
+        out.append(Rule(peers, group[0].ports, frozenset().union(*(r.sources for r in group))))
+    return tuple(out), len(rules) - len(out)
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
