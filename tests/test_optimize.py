@@ -14,7 +14,7 @@ from hypothesis import given, note
 
 from segc import ir
 from segc.backend.plan import plan
-from segc.backend.policy import EGRESS, INGRESS, Policy, Rule
+from segc.backend.policy import INGRESS, Policy, Rule
 from segc.backend.render import render
 from segc.compile import resolve_paths
 from segc.diagnostics import Collector

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, Policy, PolicySet, Rule
+from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
 from . import coalesce_ports, drop_duplicates, drop_subsumed, group_by_workload, merge_blocks, merge_peers, merge_ports
 
 # Order matters: grouping first puts every rule of a workload side by side;

@@ -8,7 +8,8 @@ they are. Only run for Kubernetes versions with ``endPort`` (1.25 and later).
 from __future__ import annotations
 
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from ..backend.policy import PolicySet, Rule
+from .each import each_rule
 
 
 def coalesce(ports: ir.Ports) -> ir.Ports:
@@ -26,15 +27,4 @@ def coalesce(ports: ir.Ports) -> ir.Ports:
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    out, fired = [], 0
-    for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules = []
-            for r in p.rules(d):
-                ports = coalesce(r.ports)
-                if ports != r.ports:
-                    fired += 1
-                rules.append(Rule(r.peers, ports, r.sources))
-            p = p.replace_rules(d, rules)
-        out.append(p)
-    return tuple(out), fired
+    return each_rule(policies, lambda r: Rule(r.peers, coalesce(r.ports), r.sources))

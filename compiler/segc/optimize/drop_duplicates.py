@@ -6,7 +6,8 @@ through a group or a stdlib name. The survivor keeps every source pointer.
 
 from __future__ import annotations
 
-from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from ..backend.policy import PolicySet, Rule
+from .each import each_rule_list
 
 
 def dedupe(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
@@ -18,11 +19,4 @@ def dedupe(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    out, fired = [], 0
-    for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules, n = dedupe(p.rules(d))
-            fired += n
-            p = p.replace_rules(d, rules)
-        out.append(p)
-    return tuple(out), fired
+    return each_rule_list(policies, dedupe)

@@ -11,7 +11,8 @@ Exact: only containment proven by ``algebra`` is used.
 from __future__ import annotations
 
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from ..backend.policy import PolicySet, Rule
+from .each import each_rule_list
 from .algebra import peer_within, peers_within, port_within, ports_within
 
 
@@ -82,11 +83,4 @@ def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    out, fired = [], 0
-    for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules, n = prune_rules(p.rules(d))
-            fired += n
-            p = p.replace_rules(d, rules)
-        out.append(p)
-    return tuple(out), fired
+    return each_rule_list(policies, prune_rules)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from ..backend.policy import PolicySet, Rule
+from .each import each_rule
 
 
 def _common_holes(a: tuple, b: tuple) -> tuple:
@@ -44,15 +45,4 @@ def merge(peers: tuple[ir.Peer, ...]) -> tuple[ir.Peer, ...]:
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    out, fired = [], 0
-    for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules = []
-            for r in p.rules(d):
-                peers = merge(r.peers)
-                if set(peers) != set(r.peers):
-                    fired += 1
-                rules.append(Rule(peers, r.ports, r.sources))
-            p = p.replace_rules(d, rules)
-        out.append(p)
-    return tuple(out), fired
+    return each_rule(policies, lambda r: Rule(merge(r.peers), r.ports, r.sources))

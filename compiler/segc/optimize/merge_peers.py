@@ -6,7 +6,8 @@ Exact: (P x ports) union (Q x ports) = (P union Q) x ports.
 from __future__ import annotations
 
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from ..backend.policy import PolicySet, Rule
+from .each import each_rule_list
 
 
 def _ports_key(ports):
@@ -28,11 +29,4 @@ def merge(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    out, fired = [], 0
-    for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules, n = merge(p.rules(d))
-            fired += n
-            p = p.replace_rules(d, rules)
-        out.append(p)
-    return tuple(out), fired
+    return each_rule_list(policies, merge)

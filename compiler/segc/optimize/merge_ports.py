@@ -5,7 +5,8 @@ Exact: (peers x A) union (peers x B) = peers x (A union B); "every port" absorbs
 
 from __future__ import annotations
 
-from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from ..backend.policy import PolicySet, Rule
+from .each import each_rule_list
 
 
 def union_ports(a, b):
@@ -23,11 +24,4 @@ def merge(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    out, fired = [], 0
-    for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules, n = merge(p.rules(d))
-            fired += n
-            p = p.replace_rules(d, rules)
-        out.append(p)
-    return tuple(out), fired
+    return each_rule_list(policies, merge)
