@@ -468,8 +468,6 @@ def test_e2e_output_does_not_depend_on_the_hash_seed(work):
 def test_e2e_examples_build_deterministically(work, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     program = os.path.join(root, "tests", "data", "core.seg")
-    if not os.path.exists(program):  # pragma: no cover
-        pytest.skip("tests/data/core.seg is not there")
     outs = []
     for seed in ("3", "4"):
         env = {**os.environ, "PYTHONHASHSEED": seed}

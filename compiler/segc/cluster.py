@@ -160,18 +160,25 @@ def cluster_from_objects(docs: Iterable[object]) -> Cluster:
     return cluster
 
 
-def load_cluster(path: str) -> Cluster:
-    """Read a cluster from a YAML file; raises ClusterError with a readable reason."""
+def read_documents(path: str, error: type[Exception]) -> list:
+    """Every YAML document of a file; problems raise ``error`` with the path and a reason."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, encoding="utf-8") as fh:
-            docs = list(yaml.load_all(fh, Loader=loader))
+            return list(yaml.load_all(fh, Loader=loader))
     except OSError as e:
-        raise ClusterError(f"{path}: cannot read: {e.strerror}") from None
+        raise error(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not UTF-8 text: {e.reason}") from None
     except yaml.YAMLError as e:
-        raise ClusterError(f"{path}: not valid YAML: {e}") from None
+        raise error(f"{path}: not valid YAML: {e}") from None
+
+
+def load_cluster(path: str) -> Cluster:
+    """Read a cluster from a YAML file; raises ClusterError with a readable reason."""
+    docs = read_documents(path, ClusterError)
     try:
         return cluster_from_objects(docs)
     except ClusterError as e:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from .cluster import NAME_LABEL, PROTOCOLS, Cluster, ContainerPort, Endpoint, Pod
+from .cluster import NAME_LABEL, PROTOCOLS, Cluster, ContainerPort, Endpoint, Pod, read_documents
 
 PortKey = tuple[int, str]
 
@@ -65,18 +65,7 @@ def load_policies(path: str) -> list[dict]:
     Every policy is also compiled once, so that a malformed policy is reported
     here, with the file name, rather than later in the middle of a query.
     """
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            docs = list(yaml.load_all(fh, Loader=loader))
-    except OSError as e:
-        raise PolicyFileError(f"{path}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise PolicyFileError(f"{path}: not UTF-8 text: {e.reason}") from None
-    except yaml.YAMLError as e:
-        raise PolicyFileError(f"{path}: not valid YAML: {e}") from None
+    docs = read_documents(path, PolicyFileError)
     try:
         return policies_from_objects(docs)
     except PolicyFileError as e:

@@ -213,7 +213,7 @@ class _ToIR(Transformer):
     def _network(self, tok):
         try:
             return ipaddress.ip_network(str(tok), strict=True)
-        except ValueError as e:
+        except ValueError:
             try:
                 fixed = ipaddress.ip_network(str(tok), strict=False)
                 self.diags.error(self.span(tok), "SEG010", f"address block {tok} has host bits set", f"did you mean {fixed}?")
