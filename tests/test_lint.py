@@ -247,3 +247,26 @@ def test_build_prints_lint_warnings_and_still_builds(tmp_path):
     r = subprocess.run([SEGC, "build", str(f), "-o", "-"], capture_output=True, text=True)
     assert r.returncode == 0 and "kind: NetworkPolicy" in r.stdout
     assert "[SEG103]" in r.stderr
+
+
+# --------------------------------------------------------------------- docs
+
+
+def _doc_sections() -> dict[str, str]:
+    """docs/lint.md: the first ```seg example of each `## SEG1xx` section."""
+    text = (ROOT / "docs" / "lint.md").read_text()
+    out = {}
+    for part in text.split("\n## ")[1:]:
+        code = part.split(":", 1)[0]
+        if code.startswith("SEG"):
+            out[code] = part.split("```seg\n", 1)[1].split("```", 1)[0]
+    return out
+
+
+def test_every_lint_code_has_a_docs_entry_whose_example_triggers_it():
+    sections = _doc_sections()
+    assert sorted(sections) == ["SEG100", *sorted(CASES)]
+    for code, example in sections.items():
+        result = compile_paths(["doc.seg"], {"doc.seg": example})
+        found = {d.code for d in result.diagnostics} | {d.code for d in lint(result, shop_cluster())}
+        assert code in found, (code, example, found)
