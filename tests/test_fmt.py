@@ -231,3 +231,28 @@ def test_stdin_to_stdout():
     assert (r.returncode, r.stdout) == (0, "namespace a\n")
     r = run("fmt", "--check", "-", input="namespace  a\n")
     assert (r.returncode, r.stdout, r.stderr) == (1, "", "would reformat <stdin>\n")
+
+
+def test_statement_kinds_without_a_printer_are_laid_out_token_by_token(monkeypatch):
+    """Other branches add statements (`deny SRC -> DST`, `expect ... allowed`):
+    with their grammar rules and no printer here, fmt still writes the
+    canonical endpoints, one space between the statement's parts, and aligns
+    their `->` with the allows of the paragraph."""
+    from importlib import resources
+
+    from lark import Lark
+
+    import segc.fmt as fmt
+
+    grammar = resources.files("segc.grammar").joinpath("seg.lark").read_text(encoding="utf-8")
+    grammar = grammar.replace("?statement: namespace_stmt", "?statement: deny_stmt\n          | expect_stmt\n          | namespace_stmt", 1)
+    grammar += '\ndeny_stmt: "deny" endpoint "->" target\nexpect_stmt: "expect" endpoint "->" target VERDICT\nVERDICT: "allowed" | "denied"\n'
+    extended = Lark(grammar, parser="lalr", lexer="contextual", keep_all_tokens=True, maybe_placeholders=False)
+    monkeypatch.setattr(fmt, "_tree_parser", lambda: extended)
+    source = "namespace a\nallow web->db:5432\ndeny  {tier=x,app=y}/*  ->  db : 5432,80\nexpect web -> db:53/udp,53/tcp   denied # why\n"
+    assert fmt._format(source, "t.seg") == (
+        "namespace a\n"
+        "allow web              -> db:5432\n"
+        "deny {app=y, tier=x}/* -> db:80,5432\n"
+        "expect web             -> db:53/tcp,53/udp denied  # why\n"
+    )
