@@ -84,6 +84,9 @@ def test_rule_is_silenced_by_a_comment_above(code):
 def test_a_comment_silences_only_its_codes_and_its_statement():
     text = "namespace shop\n# segc: ignore[SEG103]\nallow */* -> db:5432\nallow */* -> db2:5432\nallow */* -> web  # segc: ignore[SEG103]\n"
     assert codes(text) == [(4, "SEG103"), (5, "SEG105")]
+    # A block of comment lines above counts; a blank line or a statement in between does not.
+    text = "namespace shop\n# segc: ignore[SEG103]\n# public by design\nallow */* -> db:5432\n# segc: ignore[SEG103]\n\nallow */* -> db2:5432\n"
+    assert codes(text) == [(7, "SEG103")]
 
 
 @pytest.mark.parametrize("code", sorted(CASES))

@@ -19,8 +19,8 @@ SEG108   an address block that covers pod IPs of ``--cluster``
 SEG109   statements whose policies want the same name
 =======  ==============================================================
 
-Warnings can be silenced per line (``# segc: ignore[SEG103]`` on the
-statement's line or on the comment line just above) and per project
+Warnings can be silenced per statement (``# segc: ignore[SEG103]`` on the
+statement's line or in the comment lines directly above it) and per project
 (``ignore = [...]`` in ``.segc.toml``, or under ``[tool.segc]`` in
 ``pyproject.toml``); see ``segc.lint.ignore``.
 """

@@ -16,30 +16,43 @@ from ..diagnostics import WARNING, Diagnostic
 from ..optimize.algebra import peer_within, ports_within
 
 
-def _within(a: ir.Allow, b: ir.Allow) -> bool:
-    return peer_within(a.dst, b.dst) and peer_within(a.src, b.src) and ports_within(a.ports, b.ports)
-
-
 def _bucket(p: ir.Peer) -> str:
     if isinstance(p, ir.BlockPeer):
         return "<blocks>"
     return p.ns.name if isinstance(p.ns, ir.NsNamed) else "<any>"
 
 
+def _containers(dsts: list[ir.Peer]) -> dict[ir.Peer, list[ir.Peer]]:
+    """For each distinct destination, the distinct destinations that contain it.
+    Only peers of the same bucket (or of the wildcard one) can contain a peer."""
+    buckets: dict[str, list[ir.Peer]] = {}
+    for d in dsts:
+        buckets.setdefault(_bucket(d), []).append(d)
+    out = {}
+    for d in dsts:
+        b = _bucket(d)
+        pool = buckets[b] + (buckets.get("<any>", []) if b not in ("<any>", "<blocks>") else [])
+        out[d] = [o for o in pool if peer_within(d, o)]
+    return out
+
+
 def run(ctx) -> list[Diagnostic]:
     allows = ctx.allows
-    buckets: dict[str, list[int]] = {}
+    by_dst: dict[ir.Peer, list[int]] = {}
     for i, a in enumerate(allows):
-        buckets.setdefault(_bucket(a.dst), []).append(i)
+        by_dst.setdefault(a.dst, []).append(i)
+    containers = _containers(list(by_dst))
     out = []
     for i, a in enumerate(allows):
-        b = _bucket(a.dst)
-        candidates = sorted(buckets[b] + (buckets.get("<any>", []) if b not in ("<any>", "<blocks>") else []))
+        candidates = sorted(j for d in containers[a.dst] for j in by_dst[d])
         for j in candidates:
             if j == i:
                 continue
             other = allows[j]
-            if _within(a, other) and (j < i or not _within(other, a)):
+            if not (peer_within(a.src, other.src) and ports_within(a.ports, other.ports)):
+                continue
+            mutual = peer_within(other.dst, a.dst) and peer_within(other.src, a.src) and ports_within(other.ports, a.ports)
+            if j < i or not mutual:
                 out.append(
                     Diagnostic(
                         a.span,

@@ -23,14 +23,14 @@ def _dns_port(ports: ir.Ports) -> bool:
 def run(ctx) -> list[Diagnostic]:
     out = []
     seen: set[str] = set()
+    senders = [a.src.ns for a in ctx.program.allows if isinstance(a.src, ir.PodPeer) and _dns_port(a.ports)]
+    named = {ns.name for ns in senders if isinstance(ns, ir.NsNamed)}
+    others = [ns for ns in set(senders) if not isinstance(ns, ir.NsNamed)]
     for d in ctx.program.deny_alls:
         if not d.egress or d.namespace in seen or d.span.file.startswith("<stdlib>"):
             continue
         seen.add(d.namespace)
-        ok = any(
-            isinstance(a.src, ir.PodPeer) and ns_match(a.src.ns, d.namespace) is not Match.NO and _dns_port(a.ports)
-            for a in ctx.program.allows
-        )
+        ok = d.namespace in named or any(ns_match(ns, d.namespace) is not Match.NO for ns in others)
         if not ok:
             out.append(
                 Diagnostic(

@@ -1,8 +1,8 @@
 """Silencing warnings: ``# segc: ignore[CODE,...]`` comments and project config.
 
 * A comment ``# segc: ignore[SEG103]`` (or ``ignore[SEG103, SEG104]``) at the
-  end of a statement's line, or alone on the line just above it, silences
-  those codes for that statement.
+  end of a statement's line, or in the comment lines directly above it (no
+  blank line between), silences those codes for that statement.
 * ``ignore = ["SEG105"]`` in a ``.segc.toml``, or in the ``[tool.segc]``
   table of a ``pyproject.toml``, silences codes for the whole project. The
   file is found by walking up from the directory of the first input file
@@ -53,10 +53,11 @@ def line_ignores(text: str, line: int) -> set[str]:
     codes: set[str] = set()
     if 1 <= line <= len(lines):
         codes |= _codes(_comment(lines[line - 1]))
-    if 2 <= line <= len(lines) + 1:
-        above = lines[line - 2]
-        if above.lstrip().startswith("#"):
-            codes |= _codes(above)
+    # The comment lines directly above belong to the statement (as in `segc fmt`).
+    i = line - 2
+    while 0 <= i < len(lines) and lines[i].lstrip().startswith("#"):
+        codes |= _codes(lines[i])
+        i -= 1
     return codes
 
 

@@ -30,8 +30,30 @@ def _deny_text(d: ir.DenyAll) -> str:
     return "deny-all" + ("" if d.ingress and d.egress else " ingress" if d.ingress else " egress") + f" in {d.namespace}"
 
 
+def _may_collide(program: ir.Program) -> bool:
+    """A quick, sound pre-check: can two different selectors of one namespace
+    spell the same name? (Names longer than 63 characters end in a hash of
+    their selector, so they cannot collide.) Planning again is left for then."""
+    managed = sorted(program.managed)
+    egress = sorted({d.namespace for d in program.deny_alls if d.egress})
+    slugs: dict[tuple[str, str], set] = {}
+    for d in program.deny_alls:
+        slugs.setdefault((d.namespace, "default-deny"), set()).add(None)
+    for a in program.allows:
+        for peer, namespaces in ((a.dst, managed), (a.src, egress)):
+            if not isinstance(peer, ir.PodPeer):
+                continue
+            where = [peer.ns.name] if isinstance(peer.ns, ir.NsNamed) else namespaces
+            name = render.selector_name(peer.pods)
+            for ns in where:
+                slugs.setdefault((ns, name), set()).add(peer.pods)
+    return any(len(s) > 1 for s in slugs.values())
+
+
 def run(ctx) -> list[Diagnostic]:
     program = ctx.program
+    if not _may_collide(program):
+        return []
     policies, _ = group_by_workload.run(plan(program, Collector()))
     spans: dict[str, list[ir.Span]] = {}
     for a in program.allows:

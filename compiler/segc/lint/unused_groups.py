@@ -9,6 +9,7 @@ used only by another unused group counts as used.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from .. import ir
 from ..diagnostics import WARNING, Diagnostic
@@ -27,7 +28,12 @@ def _names(node, out: set[str]) -> None:
             _names(getattr(node, f.name), out)
 
 
+_DEFINES = re.compile(r"^[ \t]*(group|service)[ \t]", re.MULTILINE)
+
+
 def run(ctx) -> list[Diagnostic]:
+    if not any(_DEFINES.search(text) for name, text in ctx.texts.items() if not name.startswith("<stdlib>")):
+        return []  # no group to report: skip parsing every file again
     used: set[str] = set()
     groups: list[ir.GroupStmt] = []
     for _file, stmts in ctx.statements:
