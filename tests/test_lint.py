@@ -273,3 +273,24 @@ def test_every_lint_code_has_a_docs_entry_whose_example_triggers_it():
         result = compile_paths(["doc.seg"], {"doc.seg": example})
         found = {d.code for d in result.diagnostics} | {d.code for d in lint(result, shop_cluster())}
         assert code in found, (code, example, found)
+
+
+@pytest.mark.parametrize("code,text", [
+    ("SEG100", "namespace shop\nallow api -> 203.0.113.10/32:443\n"),
+    ("SEG044", "namespace shop\ngroup payments = {team=payments}\nallow payment -> payments\n"),
+])
+def test_compiler_warnings_are_silenced_the_same_way(code, text, tmp_path):
+    f = tmp_path / "app.seg"
+
+    def reported() -> list[str]:
+        r = subprocess.run([SEGC, "check", "--format", "json", str(f)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return [d["code"] for d in json.loads(r.stdout)]
+
+    f.write_text(text)
+    assert code in reported()
+    f.write_text(text.rstrip("\n") + f"  # segc: ignore[{code}]\n")
+    assert code not in reported()
+    f.write_text(text)
+    (tmp_path / ".segc.toml").write_text(f'ignore = ["{code}"]\n')
+    assert code not in reported()
