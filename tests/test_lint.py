@@ -5,12 +5,14 @@ where the claim is semantic)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, note
+from hypothesis import strategies as st
 
 from segc import ir
 from segc.cluster import Cluster, Namespace, Pod
@@ -207,13 +209,33 @@ def test_policy_names_match_what_build_writes():
     assert message == "this statement's policy for pods {app=Web} in 'shop' wants the name 'web-ingress', like the policy for {app=web} from t.seg:2:1; segc adds a hash to both names"
 
 
-@given(program())
+# Pod parts whose policy names collide (web / {app=Web} / {app.kubernetes.io/name=web},
+# a-b / {app in (a, b)}, default-deny / deny-all, all-pods / *).
+CLASHING = ["web", "{app=Web}", "{app.kubernetes.io/name=web}", "a-b", "{app in (a, b)}", "{app=default-deny}", "*", "{app=all-pods}", "api"]
+
+
+@st.composite
+def clashing_program(draw):
+    lines = [f"namespace {draw(st.sampled_from(['shop', 'data']))}"]
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["allow", "allow", "deny"]))
+        if kind == "deny":
+            lines.append(f"deny-all{draw(st.sampled_from(['', ' ingress', ' egress']))}")
+        else:
+            src, dst = draw(st.sampled_from(CLASHING)), draw(st.sampled_from(CLASHING))
+            lines.append(f"allow {src} -> {dst}:{draw(st.sampled_from(['80', '443', '53/udp']))}")
+    return "\n".join(lines) + "\n"
+
+
+@given(st.one_of(program(), clashing_program()))
 def test_policy_name_lint_fires_iff_build_adds_hashes(text):
+    note(text)
     result = compile_paths(["p.seg"], {"p.seg": text})
     if not result.ok:
         return
     fired = any(d.code == "SEG109" for d in lint(result))
-    hashed = any(len(p["metadata"]["name"]) <= 54 and p["metadata"]["name"][-9:-8] == "-" and all(ch in "0123456789abcdef" for ch in p["metadata"]["name"][-8:]) for p in result.policies)
+    # Names here stay far below 63 characters, so a hash suffix means a clash.
+    hashed = any(re.fullmatch(r".*-[0-9a-f]{8}", p["metadata"]["name"]) for p in result.policies)
     assert fired == hashed
 
 
