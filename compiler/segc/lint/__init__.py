@@ -27,7 +27,7 @@ statement's line or in the comment lines directly above it) and per project
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterable
 
@@ -47,7 +47,6 @@ class Context:
     program: ir.Program
     texts: dict[str, str]
     cluster: Cluster | None = None
-    notes: dict = field(default_factory=dict)  # rules may leave facts for later rules
 
     @property
     def allows(self) -> list[ir.Allow]:

@@ -58,10 +58,6 @@ def _db_ports(ports: ir.Ports) -> list[str]:
     return found
 
 
-def _text(a: ir.Allow) -> str:
-    return a.text or a.to_seg()
-
-
 def run(ctx) -> list[Diagnostic]:
     out = []
     for a in ctx.allows:
@@ -84,7 +80,7 @@ def run(ctx) -> list[Diagnostic]:
                     a.span,
                     WARNING,
                     "SEG105",
-                    f"the source `*/*` is every pod of every namespace, including any pod anybody creates later",
+                    "the source `*/*` is every pod of every namespace, including any pod anybody creates later",
                     ("name the namespaces or pods that need access (e.g. `{team=orders}/*` or `web/frontend`)",),
                 )
             )
