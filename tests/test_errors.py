@@ -658,7 +658,8 @@ def test_check_text_warning(tmp_path):
     (tmp_path / "t.seg").write_text("namespace app\ngroup backend = {tier=be}\nallow backnd\n")
     r = run_check(["t.seg"], tmp_path)
     assert r.exit_code == 0
-    assert r.stderr.splitlines()[0] == "t.seg:3:7: warning: 'backnd' is not a group; it means the pods labelled app=backnd [SEG044]"
+    # The unused group (SEG106, line 2) is reported too: the typo left it unused.
+    assert "t.seg:3:7: warning: 'backnd' is not a group; it means the pods labelled app=backnd [SEG044]" in r.stderr.splitlines()
     assert "    note: did you mean the group 'backend'?" in r.stderr.splitlines()
 
 

@@ -20,10 +20,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import build, check, reach
+    from . import build, check, fmt, reach
 
     cli.add_command(build.build)
     cli.add_command(check.check)
+    cli.add_command(fmt.fmt)
     cli.add_command(reach.reach)
 
 
