@@ -20,11 +20,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import build, check, reach
+    from . import build, check, explain, graph, reach, report
 
     cli.add_command(build.build)
     cli.add_command(check.check)
     cli.add_command(reach.reach)
+    cli.add_command(explain.explain)
+    cli.add_command(graph.graph)
+    cli.add_command(report.report)
 
 
 _register()
