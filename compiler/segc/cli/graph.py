@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -21,6 +22,9 @@ def graph(files, fmt, cluster_path, collapse, output) -> None:
     from ..explain import InputError, load_inputs
     from ..graph import GraphError, cluster_graph, symbolic_graph, to_dot, to_mermaid, to_svg
 
+    if output != "-" and os.path.exists(output) and not _ours(output):
+        click.echo(f"segc: error: {output} exists and was not written by segc; move it away or choose another -o file", err=True)
+        sys.exit(1)
     paths, texts = read_inputs(files)
     try:
         policies, result = load_inputs(paths, texts)
@@ -47,3 +51,13 @@ def graph(files, fmt, cluster_path, collapse, output) -> None:
     except OSError as e:
         click.echo(f"segc: error: {output}: cannot write: {e.strerror}", err=True)
         sys.exit(1)
+
+
+def _ours(path: str) -> bool:
+    from ..graph import MARKER
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return MARKER in fh.read(1000)
+    except OSError:
+        return False
