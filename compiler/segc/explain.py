@@ -184,7 +184,8 @@ class WorkloadExplanation:
     selector: Selector
     policies: list[str]  # every policy merged in, NAMESPACE/NAME
     directions: dict[str, DirectionExplanation]
-    also: list[str] = field(default_factory=list)  # overlapping selectors' policies
+    also: list[str] = field(default_factory=list)  # policies whose selectors may overlap (keys)
+    notes: list[str] = field(default_factory=list)  # one sentence per policy in ``also``
 
     @property
     def title(self) -> str:
@@ -214,7 +215,11 @@ class WorkloadExplanation:
                 continue
             for a in d.admissions:
                 out.append(f"{a.sentence(direction)} ({a.policy} {direction} rule {a.rule}).")
-            out.append(f"All other {direction} is denied.")
+            by = _join(d.isolated_by)
+            if any(not a.peers and not a.ports for a in d.admissions):
+                out.append(f"So all {direction} is allowed (isolated by {by}, but a rule admits everything).")
+            else:
+                out.append(f"All other {direction} is denied (isolated by {by}).")
         return out
 
 
@@ -293,6 +298,7 @@ def explain_workload(policies: list[Policy], namespace: str, selector: Selector)
         for p in policies
         if p.namespace == namespace and p not in applying and not disjoint(selector, p.selector)
     )
+    also_selectors = {p.key: selector_text(p.selector) for p in policies}
     directions = {}
     for direction in DIRECTIONS:
         isolating = [p for p in applying if p.rules(direction) is not None]
@@ -300,7 +306,8 @@ def explain_workload(policies: list[Policy], namespace: str, selector: Selector)
         admissions = [_admission(p, r) for p in isolating for r in p.rules(direction) or ()]
         d.admissions = sorted(set(admissions), key=lambda a: (a.policy, a.rule))
         directions[direction] = d
-    return WorkloadExplanation(namespace, selector, sorted(p.key for p in applying), directions, also)
+    notes = [f"Pods that also match {also_selectors[k]} are selected by {k} too (see its entry)." for k in also]
+    return WorkloadExplanation(namespace, selector, sorted(p.key for p in applying), directions, also, notes)
 
 
 def explain_policies(policy_dicts: list[dict]) -> list[WorkloadExplanation]:
@@ -322,8 +329,8 @@ def render_text(explanations: list[WorkloadExplanation]) -> str:
         out.append(w.title + ":")
         for s in w.sentences():
             out.append("  " + s)
-        if w.also:
-            out.append(f"  Some of these pods may also be selected by {_join(w.also)}, which add to the above.")
+        for note in w.notes:
+            out.append("  " + note)
         out.append("")
     return "\n".join(out)
 
@@ -343,8 +350,8 @@ def render_md(explanations: list[WorkloadExplanation]) -> str:
         out.append("")
         for s in w.sentences():
             out.append(f"- {_md_escape(s)}")
-        if w.also:
-            out.append(f"- Some of these pods may also be selected by {_md_escape(_join(w.also))}, which add to the above.")
+        for note in w.notes:
+            out.append(f"- {_md_escape(note)}")
         out.append("")
     return "\n".join(out)
 

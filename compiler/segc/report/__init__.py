@@ -268,8 +268,8 @@ def _explanations_html(policy_dicts: list[dict]) -> str:
         out.append(f'<section class="workload" data-ns="{_esc(w.namespace)}"><h3>{_esc(w.title)}</h3><ul>')
         for s in w.sentences():
             out.append(f"<li>{_esc(s)}</li>")
-        if w.also:
-            out.append(f"<li>Some of these pods may also be selected by {_esc(', '.join(w.also))}, which add to the above.</li>")
+        for note in w.notes:
+            out.append(f"<li>{_esc(note)}</li>")
         out.append("</ul></section>")
     return "\n".join(out) or "<p>No NetworkPolicy: every pod accepts and opens every connection.</p>"
 
