@@ -209,20 +209,15 @@ def _compiled(text: str):
     return result.policies if result.ok else None
 
 
-@given(gen.program())
-def test_every_rule_of_random_programs_is_explained(text):
-    policies = _compiled(text)
-    if policies:
-        assert_every_rule_is_explained(policies)
-
-
 @given(gen.program(), gen.cluster())
-def test_merged_and_named_policies_are_the_ones_kubernetes_applies(text, cluster):
-    """For every pod of a workload: each merged policy selects it (implies is
-    sound) and each policy selecting it is merged or named (disjoint is sound)."""
+def test_random_programs_are_explained_completely_and_soundly(text, cluster):
+    """Every rule is explained (as above), and for every pod of a workload:
+    each merged policy selects it (implies is sound) and each policy selecting
+    it is merged or named (disjoint is sound)."""
     policies = _compiled(text)
     if not policies:
         return
+    assert_every_rule_is_explained(policies)
     ev = K8sEvaluator(policies, cluster)
     for ns, sel in workloads(ev.policies):
         w = explain_workload(ev.policies, ns, sel)

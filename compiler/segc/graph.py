@@ -61,6 +61,7 @@ class Node:
     detail: str = ""  # a second line (labels)
     marks: tuple[str, ...] = ()  # "no ingress", "no egress"
     id: str = ""
+    members: tuple[str, ...] = ()  # with a cluster: the pods (NAMESPACE/NAME) drawn as this node
 
 
 @dataclass
@@ -291,6 +292,7 @@ def cluster_graph(policy_dicts: list[dict], cluster: Cluster, collapse: int = DE
         name = _workload_name(pods, labels)
         label = name if len(pods) == 1 else f"{name} ×{len(pods)}"
         node = Node(("wl", ns, labels, extra), label, f"ns:{ns}", "workload", ", ".join(f"{k}={v}" for k, v in labels))
+        node.members = tuple(p.key for p in pods)
         endpoints.append(pods[0])
         keys.append(b.add(node))
     blocks = {}
