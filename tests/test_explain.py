@@ -31,7 +31,6 @@ from segc.explain import (
     disjoint,
     peer_text,
     port_text,
-    render_md,
     render_text,
     workloads,
 )

@@ -29,8 +29,8 @@ import strategies as gen
 from segc.cli import cli
 from segc.cluster import load_cluster
 from segc.compile import compile_paths
-from segc.explain import compile_policies, peer_text, port_text, selector_text
-from segc.graph import ANY, MARKER, _peer_node, _selector_node, cluster_graph, probe_ports, symbolic_graph, to_dot, to_mermaid, to_svg
+from segc.explain import compile_policies, port_text
+from segc.graph import ANY, MARKER, peer_node, selector_node, cluster_graph, probe_ports, symbolic_graph, to_dot, to_mermaid
 from segc.k8s_eval import K8sEvaluator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,6 +128,16 @@ def test_mermaid_renders_with_the_real_mermaid(tmp_path):
     graphs = [example_graph(e) for e in EXAMPLES]
     result = compile_paths([os.path.join(REACH, "app.seg")])
     graphs.append(cluster_graph(result.policies, load_cluster(os.path.join(REACH, "cluster.yaml"))))
+    # Hand-written YAML (an `any` node, matchExpressions) and awkward names: IPv6, dots, `notin`, quotes-free.
+    from segc.k8s_eval import load_policies
+
+    graphs.append(symbolic_graph(load_policies(os.path.join(ROOT, "tests", "data", "explain", "handwritten.yaml"))))
+    odd = compile_paths(["odd.seg"], {"odd.seg": (
+        "namespace a\ndeny-all\nallow {tier notin (web, edge), app.kubernetes.io/name} -> fd00::/8 except fd00::/16:http\n"
+        "allow {env=prod}/* -> *:8000-8100,53/udp\n"
+    )})
+    assert odd.ok, odd.diagnostics
+    graphs.append(symbolic_graph(odd.policies))
     md = "".join(f"```mermaid\n{to_mermaid(g)}```\n\n" for g in graphs)
     (tmp_path / "in.md").write_text(md)
     (tmp_path / "pptr.json").write_text(json.dumps({"executablePath": CHROMIUM, "args": ["--no-sandbox", "--disable-gpu"]}))
@@ -232,11 +242,11 @@ def every_rule_is_an_edge_with_its_ports(dicts):
     edges = {(e.src, e.dst): set(e.ports) for e in g.edges}
     expected: dict = {}
     for p in compile_policies(dicts):
-        me = _selector_node(f"ns:{p.namespace}", p.selector, "workload").key
+        me = selector_node(f"ns:{p.namespace}", p.selector, "workload").key
         for direction in ("ingress", "egress"):
             for rule in p.rules(direction) or ():
                 ports = {"any port"} if rule.ports is None else {port_text(s) for s in rule.ports}
-                for peer in [ANY] if rule.peers is None else [_peer_node(x, p.namespace) for x in rule.peers]:
+                for peer in [ANY] if rule.peers is None else [peer_node(x, p.namespace) for x in rule.peers]:
                     pair = (ids[peer.key], ids[me]) if direction == "ingress" else (ids[me], ids[peer.key])
                     expected.setdefault(pair, set()).update(ports)
     assert edges == expected

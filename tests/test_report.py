@@ -25,12 +25,11 @@ from hypothesis import given
 
 import strategies as gen
 from segc.cli import cli
-from segc.cluster import load_cluster
 from segc.compile import compile_paths
 from segc.diagnostics import Diagnostic
 from segc.ir import Span
 from segc.k8s_eval import K8sEvaluator
-from segc.report import build_report, collect_findings, matrix_data, witness_cluster
+from segc.report import build_report, collect_findings, matrix_data, why_text, witness_cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(d for d in os.listdir(os.path.join(ROOT, "examples")) if os.path.isdir(os.path.join(ROOT, "examples", d)))
@@ -70,8 +69,8 @@ def test_every_example_makes_a_self_contained_page(name, tmp_path):
     assert '<script src' not in html
     data = page_data(html)
     n = len(data["classes"])
-    assert n and data["ports"] and len(data["grids"]) == len(data["ports"])
-    assert all(len(grid) == n and all(len(row) == n for row in grid) for grid in data["grids"])
+    assert n and data["ports"] and len(data["allow"]) == len(data["ports"]) == len(data["why"])
+    assert all(len(grid) == n and all(len(row) == n for row in grid) for grid in data["allow"])
     assert "<svg" in html  # the graph, drawn by Graphviz
     # Same input, same bytes.
     again = tmp_path / "r2.html"
@@ -142,9 +141,10 @@ def test_matrix_cells_are_evaluator_answers_for_every_member(text, cluster):
         number, proto = port.split("/")
         for i, src in enumerate(data["classes"]):
             for j, dst in enumerate(data["classes"]):
-                allowed, why = data["grids"][pi][i][j]
-                text_why = data["whys"][why]
-                assert text_why.startswith("denied") != bool(allowed)
+                allowed = data["allow"][pi][i][j] == "1"
+                a, b = by_key[src["members"][0]], by_key[dst["members"][0]]
+                # The page's explanation is evaluator 2's, names put back exactly.
+                assert why_text(data["whys"][data["why"][pi][i][j]], a.key, b.key, port) == ev.why(a, b, int(number), proto)
                 for s in src["members"]:
                     for d in dst["members"]:
                         assert ev.allowed(by_key[s], by_key[d], int(number), proto) == bool(allowed)

@@ -54,14 +54,14 @@ def selector_text(sel: Selector) -> str:
     return ", ".join(_requirements(sel))
 
 
-def _app_name(sel: Selector) -> str | None:
+def app_name(sel: Selector) -> str | None:
     """``X`` when the selector is exactly ``app=X``."""
     if not sel.expressions and len(sel.match_labels) == 1 and sel.match_labels[0][0] == "app":
         return sel.match_labels[0][1]
     return None
 
 
-def _ns_name(sel: Selector) -> str | None:
+def ns_name(sel: Selector) -> str | None:
     """The namespace name when the selector is exactly ``kubernetes.io/metadata.name=X``."""
     if not sel.expressions and len(sel.match_labels) == 1 and sel.match_labels[0][0] == NAME_LABEL:
         return sel.match_labels[0][1]
@@ -72,7 +72,7 @@ def pods_text(sel: Selector | None) -> str:
     """``orders-api pods``, ``pods labelled tier=web``, ``all pods``."""
     if sel is None or not (sel.match_labels or sel.expressions):
         return "all pods"
-    name = _app_name(sel)
+    name = app_name(sel)
     if name is not None:
         return f"{name} pods"
     return f"pods labelled {selector_text(sel)}"
@@ -84,7 +84,7 @@ def namespaces_text(sel: Selector | None, policy_ns: str) -> str:
         return f"in {policy_ns}"
     if not (sel.match_labels or sel.expressions):
         return "in every namespace"
-    name = _ns_name(sel)
+    name = ns_name(sel)
     if name is not None:
         return f"in {name}"
     return f"in namespaces labelled {selector_text(sel)}"
@@ -126,14 +126,14 @@ def port_text(spec: PortSpec) -> str:
     return f"{spec.protocol} {spec.port}"
 
 
-def _port_sort_key(spec: PortSpec):
+def port_sort_key(spec: PortSpec):
     return (spec.protocol, spec.port is not None, isinstance(spec.port, str), str(spec.port).zfill(5), spec.end_port or 0)
 
 
 def ports_text(ports: tuple[PortSpec, ...] | None) -> str:
     if ports is None:
         return "any port"
-    return _join(list(dict.fromkeys(port_text(p) for p in sorted(ports, key=_port_sort_key))))
+    return _join(list(dict.fromkeys(port_text(p) for p in sorted(ports, key=port_sort_key))))
 
 
 def _join(items: list[str], word: str = "and") -> str:
@@ -189,7 +189,7 @@ class WorkloadExplanation:
 
     @property
     def title(self) -> str:
-        name = _app_name(self.selector)
+        name = app_name(self.selector)
         sel = selector_text(self.selector)
         if name is not None:
             return f"{name} ({sel} in {self.namespace})"
@@ -281,7 +281,7 @@ def compile_policies(policies: list[dict]) -> list[Policy]:
 
 def _admission(policy: Policy, rule: Rule) -> Admission:
     peers = () if rule.peers is None else tuple(sorted(dict.fromkeys(peer_text(p, policy.namespace) for p in rule.peers)))
-    ports = () if rule.ports is None else tuple(dict.fromkeys(port_text(p) for p in sorted(rule.ports, key=_port_sort_key)))
+    ports = () if rule.ports is None else tuple(dict.fromkeys(port_text(p) for p in sorted(rule.ports, key=port_sort_key)))
     return Admission(policy.key, rule.number, peers, ports)
 
 

@@ -30,16 +30,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from .cluster import Cluster, External, Pod
-from .explain import (
-    _app_name,
-    _ns_name,
-    block_text,
-    compile_policies,
-    explain_workload,
-    port_text,
-    selector_text,
-    _port_sort_key,
-)
+from .explain import app_name, block_text, compile_policies, explain_workload, ns_name, port_sort_key, port_text, selector_text
 from .k8s_eval import K8sEvaluator, Peer, Policy
 
 DEFAULT_COLLAPSE = 15
@@ -141,15 +132,15 @@ def _ns_group(peer_ns_selector, policy_ns: str) -> str:
         return f"ns:{policy_ns}"
     if not (peer_ns_selector.match_labels or peer_ns_selector.expressions):
         return "all:"
-    name = _ns_name(peer_ns_selector)
+    name = ns_name(peer_ns_selector)
     if name is not None:
         return f"ns:{name}"
     return f"nsl:{selector_text(peer_ns_selector)}"
 
 
-def _selector_node(group: str, sel, kind: str) -> Node:
+def selector_node(group: str, sel, kind: str) -> Node:
     text = selector_text(sel) if sel is not None else ""
-    name = _app_name(sel) if sel is not None else None
+    name = app_name(sel) if sel is not None else None
     if name is not None:
         label, detail = name, text
     elif not text:
@@ -159,11 +150,11 @@ def _selector_node(group: str, sel, kind: str) -> Node:
     return Node(("pods", group, text), label, group, kind, detail)
 
 
-def _peer_node(peer: Peer, policy_ns: str) -> Node:
+def peer_node(peer: Peer, policy_ns: str) -> Node:
     if peer.ip_block is not None:
         text = block_text(peer.ip_block)
         return Node(("block", text), text.replace("addresses in ", ""), None, "block")
-    return _selector_node(_ns_group(peer.namespace_selector, policy_ns), peer.pod_selector, "pods")
+    return selector_node(_ns_group(peer.namespace_selector, policy_ns), peer.pod_selector, "pods")
 
 
 ANY = Node(("any",), "any (every pod and address)", None, "any")
@@ -172,7 +163,7 @@ ANY = Node(("any",), "any (every pod and address)", None, "any")
 def _rule_ports(rule) -> tuple[str, ...]:
     if rule.ports is None:
         return ("any port",)
-    return tuple(port_text(p) for p in sorted(rule.ports, key=_port_sort_key))
+    return tuple(port_text(p) for p in sorted(rule.ports, key=port_sort_key))
 
 
 def symbolic_graph(policy_dicts: list[dict], collapse: int = DEFAULT_COLLAPSE) -> Graph:
@@ -180,7 +171,7 @@ def symbolic_graph(policy_dicts: list[dict], collapse: int = DEFAULT_COLLAPSE) -
     policies = compile_policies(policy_dicts)
     b = _Builder()
     for p in policies:
-        node = _selector_node(f"ns:{p.namespace}", p.selector, "workload")
+        node = selector_node(f"ns:{p.namespace}", p.selector, "workload")
         w = explain_workload(policies, p.namespace, p.selector)
         marks = []
         for direction in ("ingress", "egress"):
@@ -193,7 +184,7 @@ def symbolic_graph(policy_dicts: list[dict], collapse: int = DEFAULT_COLLAPSE) -
         me = ("pods", f"ns:{p.namespace}", selector_text(p.selector))
         for direction in ("ingress", "egress"):
             for rule in p.rules(direction) or ():
-                peers = [ANY] if rule.peers is None else [_peer_node(peer, p.namespace) for peer in rule.peers]
+                peers = [ANY] if rule.peers is None else [peer_node(peer, p.namespace) for peer in rule.peers]
                 for peer in peers:
                     other = b.add(Node(peer.key, peer.label, peer.group, peer.kind, peer.detail))
                     src, dst = (other, me) if direction == "ingress" else (me, other)
@@ -245,7 +236,7 @@ def _workload_name(pods: list[Pod], labels: tuple) -> str:
     return prefix.rstrip("-") or pods[0].name
 
 
-def _representative_ip(peer: Peer) -> str | None:
+def representative_ip(peer: Peer) -> str | None:
     b = peer.ip_block
     size = b.last - b.first + 1
     for candidate in (b.first + 1 if size > 2 else b.first, b.first, b.last - 1, b.last):
@@ -301,7 +292,7 @@ def cluster_graph(policy_dicts: list[dict], cluster: Cluster, collapse: int = DE
             for rule in p.rules(direction) or ():
                 for peer in rule.peers or ():
                     if peer.ip_block is not None:
-                        ip = _representative_ip(peer)
+                        ip = representative_ip(peer)
                         if ip is not None:
                             blocks.setdefault(block_text(peer.ip_block), ip)
     for text, ip in sorted(blocks.items()):
@@ -432,6 +423,7 @@ def to_dot(g: Graph) -> str:
         f"// {MARKER}",
         "digraph segc {",
         "  rankdir=LR;",
+        "  newrank=true;  // avoids 'trouble in init_rank' with many namespace boxes",
         '  graph [fontname="Helvetica", fontsize=11];',
         '  node [fontname="Helvetica", fontsize=10, shape=box, style="rounded,filled", fillcolor="#eaf2fb", color="#2e6da4"];',
         '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
@@ -468,12 +460,18 @@ def to_svg(g: Graph, dot_binary: str | None = None) -> str:
     exe = dot_binary or shutil.which("dot")
     if exe is None:
         raise GraphError("Graphviz `dot` was not found on PATH; install Graphviz (Debian: apt-get install graphviz) or use --format mermaid|dot")
-    try:
-        proc = subprocess.run([exe, "-Tsvg"], input=to_dot(g).encode(), capture_output=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise GraphError(f"running Graphviz failed: {e}") from None
-    if proc.returncode != 0:
-        raise GraphError("Graphviz failed: " + proc.stderr.decode(errors="replace").strip())
+    dot = to_dot(g).encode()
+    # Straight edges as a second try: Graphviz's spline router can fail on big graphs.
+    for extra in ([], ["-Gsplines=line"]):
+        try:
+            proc = subprocess.run([exe, "-Tsvg", *extra], input=dot, capture_output=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise GraphError(f"running Graphviz failed: {e}") from None
+        if proc.returncode == 0:
+            break
+    else:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise GraphError("Graphviz failed: " + "; ".join(lines[-3:]))
     svg = proc.stdout.decode()
     end = svg.find("?>")
     at = end + 2 if svg.startswith("<?xml") and end >= 0 else 0

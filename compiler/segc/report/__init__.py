@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable
 
-from ..cluster import NAME_LABEL, Cluster, ContainerPort, External, Namespace, Pod
+from ..cluster import NAME_LABEL, Cluster, ContainerPort, Namespace, Pod
 from ..diagnostics import Diagnostic
 from ..explain import explain_policies, selector_text
 from ..graph import (
     DEFAULT_COLLAPSE,
     GraphError,
-    _representative_ip,
+    representative_ip,
     cluster_graph,
     probe_ports,
     symbolic_graph,
@@ -182,7 +182,7 @@ def witness_cluster(policy_dicts: list[dict]) -> Cluster:
             for r in p.rules(d) or ():
                 for peer in r.peers or ():
                     if peer.ip_block is not None:
-                        ip = _representative_ip(peer)
+                        ip = representative_ip(peer)
                         if ip is not None:
                             blocks.add(ipaddress.ip_address(ip))
     for ip in sorted(blocks, key=lambda a: (a.version, int(a))):
@@ -225,20 +225,16 @@ def matrix_data(policy_dicts: list[dict], cluster: Cluster) -> dict:
     m = ev.matrix(reps, reps, ports)
     with_why = len(reps) ** 2 * len(ports) <= MAX_WHY_CELLS
     whys: dict[str, int] = {}
-    grids = []
+    allow, why_index = [], []
     for port in ports:
-        rows = []
+        rows, why_rows = [], []
+        port_text = f"{port[0]}/{port[1]}"
         for i, src in enumerate(reps):
-            row = []
-            for j, dst in enumerate(reps):
-                ok = m.allowed(i, j, port)
-                if with_why:
-                    text = ev.why(src, dst, *port)
-                    row.append([1 if ok else 0, whys.setdefault(text, len(whys))])
-                else:
-                    row.append([1 if ok else 0, -1])
-            rows.append(row)
-        grids.append(rows)
+            rows.append("".join("1" if m.allowed(i, j, port) else "0" for j in range(len(reps))))
+            if with_why:
+                why_rows.append([whys.setdefault(_why_template(ev.why(src, dst, *port), src.key, dst.key, port_text), len(whys)) for dst in reps])
+        allow.append(rows)
+        why_index.append(why_rows)
     nodes = []
     for c, rep in enumerate(reps):
         ns = rep.namespace if isinstance(rep, Pod) else ""
@@ -247,10 +243,26 @@ def matrix_data(policy_dicts: list[dict], cluster: Cluster) -> dict:
     return {
         "classes": nodes,
         "ports": [f"{p}/{q}" for p, q in ports],
-        "grids": grids,
-        "whys": list(whys),
+        "allow": allow,  # [port][source class] = "0110...", one character per destination class
+        "why": why_index if with_why else None,  # [port][source class][destination class] -> index into whys
+        "whys": list(whys),  # explanations, with SRC/DST/PORT placeholders (see _why_template)
         "endpoints": len(endpoints),
     }
+
+
+# Placeholders for the names in an explanation, so that the explanations of
+# many cells share one string; the page puts the names back (exactly: the
+# placeholders cannot occur in names).
+SRC, DST, PORT = "\u0001S", "\u0001D", "\u0001P"
+
+
+def _why_template(text: str, src: str, dst: str, port: str) -> str:
+    return text.replace(src, SRC).replace(dst, DST).replace(port, PORT)
+
+
+def why_text(template: str, src: str, dst: str, port: str) -> str:
+    """The explanation back from its template (what the page's script does)."""
+    return template.replace(SRC, src).replace(DST, dst).replace(PORT, port)
 
 
 # --------------------------------------------------------------------------
