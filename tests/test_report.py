@@ -190,8 +190,8 @@ def test_report_in_headless_chromium(tmp_path):
             assert page.locator("section.workload").count() >= 4
             # A denied cell: postgres' witness pod -> pg-backup's, on 5432.
             page.select_option("#port", label="5432/TCP")
-            src = next(i for i, c in enumerate(data["classes"]) if c["label"] == "data/app-postgres")
-            dst = next(i for i, c in enumerate(data["classes"]) if c["label"] == "data/app-pg-backup")
+            src = next(i for i, c in enumerate(data["classes"]) if c["members"] == ["data/app-postgres"])
+            dst = next(i for i, c in enumerate(data["classes"]) if c["members"] == ["data/app-pg-backup"])
             cell = page.locator(f'#matrix td.cell[data-src="{src}"][data-dst="{dst}"]')
             assert cell.get_attribute("class") == "cell deny"
             cell.click()
@@ -203,6 +203,8 @@ def test_report_in_headless_chromium(tmp_path):
             page.locator(f'#matrix td.cell[data-src="{dst}"][data-dst="{src}"]').click()
             why = page.locator("#why").inner_text()
             assert "allowed" in why and "data/postgres-ingress ingress rule #1" in why
+            page.click("#fit")
+            assert page.locator("div.svg.fit").count() == 1
             # Filters: only sources of namespace data.
             page.select_option("#src-ns", "data")
             rows = sum(1 for c in data["classes"] if c["ns"] == "data")

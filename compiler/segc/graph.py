@@ -221,7 +221,7 @@ def _selector_keys(policies: list[Policy]) -> set[str]:
     return keys
 
 
-def _workload_name(pods: list[Pod], labels: tuple) -> str:
+def workload_name(pods: list[Pod], labels: tuple) -> str:
     d = dict(labels)
     for key in ("app", "app.kubernetes.io/name", "k8s-app", "name"):
         if key in d:
@@ -280,7 +280,7 @@ def cluster_graph(policy_dicts: list[dict], cluster: Cluster, collapse: int = DE
     b = _Builder()
     endpoints, keys = [], []
     for (ns, labels, extra), pods in sorted(groups.items()):
-        name = _workload_name(pods, labels)
+        name = workload_name(pods, labels)
         label = name if len(pods) == 1 else f"{name} ×{len(pods)}"
         node = Node(("wl", ns, labels, extra), label, f"ns:{ns}", "workload", ", ".join(f"{k}={v}" for k, v in labels))
         node.members = tuple(p.key for p in pods)

@@ -34,6 +34,8 @@ from ..graph import (
     representative_ip,
     cluster_graph,
     probe_ports,
+    workload_name,
+    workload_of,
     symbolic_graph,
     to_mermaid,
     to_svg,
@@ -235,10 +237,19 @@ def matrix_data(policy_dicts: list[dict], cluster: Cluster) -> dict:
                 why_rows.append([whys.setdefault(_why_template(ev.why(src, dst, *port), src.key, dst.key, port_text), len(whys)) for dst in reps])
         allow.append(rows)
         why_index.append(why_rows)
-    nodes = []
+    pods_by_key = {p.key: p for p in cluster.pods}
+    nodes, seen = [], {}
     for c, rep in enumerate(reps):
         ns = rep.namespace if isinstance(rep, Pod) else ""
-        label = rep.key if len(members[c]) == 1 else f"{rep.key} (+{len(members[c]) - 1})"
+        if isinstance(rep, Pod):
+            pods = [pods_by_key[k] for k in members[c]]
+            name = f"{ns}/{workload_name(pods, workload_of(rep)[1])}"
+        else:
+            name = rep.key
+        if len(members[c]) > 1:
+            name += f" ×{len(members[c])}"
+        seen[name] = seen.get(name, 0) + 1
+        label = name if seen[name] == 1 else f"{name} #{seen[name]}"
         nodes.append({"label": label, "ns": ns, "members": members[c]})
     return {
         "classes": nodes,
