@@ -30,7 +30,7 @@ from segc.cli import cli
 from segc.cluster import load_cluster
 from segc.compile import compile_paths
 from segc.explain import compile_policies, port_text
-from segc.graph import ANY, MARKER, peer_node, selector_node, cluster_graph, probe_ports, symbolic_graph, to_dot, to_mermaid
+from segc.graph import ANY, MARKER, change_graph, peer_node, selector_node, cluster_graph, probe_ports, symbolic_graph, to_dot, to_mermaid
 from segc.k8s_eval import K8sEvaluator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -138,6 +138,7 @@ def test_mermaid_renders_with_the_real_mermaid(tmp_path):
     )})
     assert odd.ok, odd.diagnostics
     graphs.append(symbolic_graph(odd.policies))
+    graphs.append(change_graph(compile_paths(seg_files(EXAMPLES[0])).policies, odd.policies))  # with linkStyle
     md = "".join(f"```mermaid\n{to_mermaid(g)}```\n\n" for g in graphs)
     (tmp_path / "in.md").write_text(md)
     (tmp_path / "pptr.json").write_text(json.dumps({"executablePath": CHROMIUM, "args": ["--no-sandbox", "--disable-gpu"]}))
@@ -276,3 +277,28 @@ def cluster_edges_are_what_kubernetes_allows(dicts, cluster):
                         for y in pods_b:
                             governed = bool(ev._selecting(ev._facts(x), "egress") or ev._selecting(ev._facts(y), "ingress"))
                             assert not (governed and ev.allowed(x, y, port, proto)), (a, b, port, proto)
+
+
+@given(gen.program(), gen.program())
+def test_change_graph_shows_exactly_the_opened_and_closed_ports(old_text, new_text):
+    old, new = _compiled(old_text), _compiled(new_text)
+    if old is None or new is None:
+        return
+    assert change_graph(new, new).edges == []
+
+    def edges(g):
+        return {(g.node(e.src).key, g.node(e.dst).key): set(e.ports) for e in g.edges}
+
+    before, after = edges(symbolic_graph(old, collapse=0)), edges(symbolic_graph(new, collapse=0))
+    g = change_graph(old, new, collapse=0)
+    got = {(g.node(e.src).key, g.node(e.dst).key, e.change): set(e.ports) for e in g.edges}
+    want = {}
+    for pair in set(before) | set(after):
+        b, a = before.get(pair, set()), after.get(pair, set())
+        if a - b:
+            want[(*pair, "opened")] = a - b
+        if b - a:
+            want[(*pair, "closed")] = b - a
+    assert got == want
+    text = to_mermaid(g)
+    assert text.count("linkStyle") == len(g.edges)

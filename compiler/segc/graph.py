@@ -60,6 +60,7 @@ class Edge:
     src: str  # node ids
     dst: str
     ports: tuple[str, ...]
+    change: str = ""  # change graphs only: "opened" or "closed"
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Graph:
 class _Builder:
     def __init__(self) -> None:
         self.nodes: dict[tuple, Node] = {}
-        self.edges: dict[tuple[tuple, tuple], set[str]] = {}
+        self.edges: dict[tuple, set[str]] = {}  # (src key, dst key[, change]) -> ports
         self.groups: dict[str, str] = {}
 
     def add(self, node: Node) -> tuple:
@@ -105,10 +106,10 @@ class _Builder:
             n.id = f"n{i}"
         by_key = {n.key: n for n in order}
         out_edges = [
-            Edge(by_key[s].id, by_key[d].id, tuple(sorted(ports, key=_port_phrase_key)))
-            for (s, d), ports in edges.items()
+            Edge(by_key[k[0]].id, by_key[k[1]].id, tuple(sorted(ports, key=_port_phrase_key)), *k[2:])
+            for k, ports in edges.items()
         ]
-        out_edges.sort(key=lambda e: (int(e.src[1:]), int(e.dst[1:])))
+        out_edges.sort(key=lambda e: (int(e.src[1:]), int(e.dst[1:]), e.change))
         groups = {g: t for g, t in sorted(self.groups.items()) if any(n.group == g for n in order)}
         return Graph(order, out_edges, groups)
 
@@ -168,6 +169,35 @@ def _rule_ports(rule) -> tuple[str, ...]:
 
 def symbolic_graph(policy_dicts: list[dict], collapse: int = DEFAULT_COLLAPSE) -> Graph:
     """The graph of the selectors in the policies (no cluster needed)."""
+    return _symbolic(policy_dicts).finish(collapse)
+
+
+def change_graph(old_dicts: list[dict], new_dicts: list[dict], collapse: int = DEFAULT_COLLAPSE) -> Graph:
+    """The edges of the symbolic graph that changed: ports a rule now admits
+    (``opened``) or no longer admits (``closed``), per (source, destination).
+
+    A picture for review (e.g. in a `segc diff --format md` comment), drawn
+    from the rules' text-level ports: "any port" replacing "TCP 80" shows as
+    both. The exact semantic change is `segc diff`'s business. Only nodes
+    touching a changed edge are drawn.
+    """
+    old, new = _symbolic(old_dicts), _symbolic(new_dicts)
+    b = _Builder()
+    changed: dict[tuple, set[str]] = {}
+    for key in sorted(set(old.edges) | set(new.edges), key=repr):
+        before, after = old.edges.get(key, set()), new.edges.get(key, set())
+        for change, ports in (("opened", after - before), ("closed", before - after)):
+            if ports:
+                changed[(*key, change)] = ports
+    touched = sorted({k for key in changed for k in key[:2]}, key=repr)
+    for key in touched:
+        n = new.nodes.get(key) or old.nodes[key]
+        b.add(Node(n.key, n.label, n.group, n.kind, n.detail))  # no marks: the picture is about edges
+    b.edges = changed
+    return b.finish(collapse)
+
+
+def _symbolic(policy_dicts: list[dict]) -> _Builder:
     policies = compile_policies(policy_dicts)
     b = _Builder()
     for p in policies:
@@ -189,7 +219,7 @@ def symbolic_graph(policy_dicts: list[dict], collapse: int = DEFAULT_COLLAPSE) -
                     other = b.add(Node(peer.key, peer.label, peer.group, peer.kind, peer.detail))
                     src, dst = (other, me) if direction == "ingress" else (me, other)
                     b.connect(src, dst, _rule_ports(rule))
-    return b.finish(collapse)
+    return b
 
 
 # --------------------------------------------------------------------------
@@ -351,8 +381,8 @@ def _collapse(nodes: dict[tuple, Node], edges: dict, limit: int):
             mapping[key] = key
             out[key] = n
     new_edges: dict = {}
-    for (s, d), ports in edges.items():
-        new_edges.setdefault((mapping[s], mapping[d]), set()).update(ports)
+    for (s, d, *change), ports in edges.items():
+        new_edges.setdefault((mapping[s], mapping[d], *change), set()).update(ports)
     return out, new_edges
 
 
@@ -374,6 +404,8 @@ def _mermaid_text(text: str) -> str:
     out = text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
     return out.replace("|", "#124;")
 
+
+_CHANGE_COLORS = {"opened": "#1a7f37", "closed": "#cf222e"}
 
 _MERMAID_SHAPES = {"workload": ('["', '"]'), "pods": ('["', '"]'), "collapsed": ('[["', '"]]'), "block": ('[/"', '"/]'), "any": ('(("', '"))')}
 
@@ -397,8 +429,13 @@ def to_mermaid(g: Graph) -> str:
     for n in g.nodes:
         if n.group is None:
             out.append(node_line(n, "  "))
-    for e in g.edges:
-        out.append(f'  {e.src} -->|"{_mermaid_text(", ".join(e.ports))}"| {e.dst}')
+    styles = []
+    for i, e in enumerate(g.edges):
+        sign = {"opened": "+ ", "closed": "− "}.get(e.change, "")
+        out.append(f'  {e.src} -->|"{_mermaid_text(sign + ", ".join(e.ports))}"| {e.dst}')
+        if e.change:
+            styles.append(f"  linkStyle {i} stroke:{_CHANGE_COLORS[e.change]},stroke-width:2px")
+    out += styles
     out.append("  classDef closed fill:#fdecea,stroke:#c0392b,stroke-width:2px,stroke-dasharray:5 3")
     out.append("  classDef peer fill:#f4f6f8,stroke:#7f8c8d")
     out.append("  classDef addr fill:#fff8e1,stroke:#b7950b")
@@ -450,7 +487,12 @@ def to_dot(g: Graph) -> str:
         if n.group is None:
             out.append(node_line(n, "  "))
     for e in g.edges:
-        out.append(f"  {e.src} -> {e.dst} [label={_dot_text(', '.join(e.ports))}];")
+        if e.change:
+            sign = "+ " if e.change == "opened" else "− "
+            color = _CHANGE_COLORS[e.change]
+            out.append(f'  {e.src} -> {e.dst} [label={_dot_text(sign + ", ".join(e.ports))}, color="{color}", fontcolor="{color}", penwidth=2];')
+        else:
+            out.append(f"  {e.src} -> {e.dst} [label={_dot_text(', '.join(e.ports))}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
