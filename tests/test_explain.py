@@ -16,7 +16,7 @@ import os
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import strategies as gen
@@ -37,6 +37,9 @@ from segc.explain import (
 from segc.k8s_eval import K8sEvaluator, policies_from_objects
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A third of the profile's examples (ci: 100, deep: 3,333): each example compiles
+# a program and evaluates it on a cluster, and the suite shares 2 cores.
+LIGHT = settings(max_examples=max(30, settings().max_examples // 3))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*", "")))
 HANDWRITTEN = os.path.join(ROOT, "tests", "data", "explain", "handwritten.yaml")
 CONFORMANCE = sorted(glob.glob(os.path.join(ROOT, "tests", "conformance", "*.yaml")))
@@ -208,6 +211,7 @@ def _compiled(text: str):
     return result.policies if result.ok else None
 
 
+@LIGHT
 @given(gen.program(), gen.cluster())
 def test_random_programs_are_explained_completely_and_soundly(text, cluster):
     """Every rule is explained (as above), and for every pod of a workload:

@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 
 import strategies as gen
 from segc.cli import cli
@@ -34,6 +34,9 @@ from segc.graph import ANY, MARKER, change_graph, peer_node, selector_node, clus
 from segc.k8s_eval import K8sEvaluator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A third of the profile's examples (ci: 100, deep: 3,333): each example compiles
+# a program and evaluates it on a cluster, and the suite shares 2 cores.
+LIGHT = settings(max_examples=max(30, settings().max_examples // 3))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*", "")))
 REACH = os.path.join(ROOT, "tests", "data", "reach")
 MERMAID_CLI = os.path.join(ROOT, "build", "mermaid-cli")
@@ -228,6 +231,7 @@ def _compiled(text):
     return result.policies if result.ok else None
 
 
+@LIGHT
 @given(gen.program(), gen.cluster())
 def test_symbolic_and_cluster_edges_mean_the_policies(text, cluster):
     dicts = _compiled(text)
@@ -279,6 +283,7 @@ def cluster_edges_are_what_kubernetes_allows(dicts, cluster):
                             assert not (governed and ev.allowed(x, y, port, proto)), (a, b, port, proto)
 
 
+@LIGHT
 @given(gen.program(), gen.program())
 def test_change_graph_shows_exactly_the_opened_and_closed_ports(old_text, new_text):
     old, new = _compiled(old_text), _compiled(new_text)
