@@ -20,12 +20,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import build, check, fmt, reach
+    from . import build, check, explain, fmt, graph, reach, report
 
     cli.add_command(build.build)
     cli.add_command(check.check)
     cli.add_command(fmt.fmt)
     cli.add_command(reach.reach)
+    cli.add_command(explain.explain)
+    cli.add_command(graph.graph)
+    cli.add_command(report.report)
 
 
 _register()
