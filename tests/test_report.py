@@ -222,3 +222,13 @@ def test_report_in_headless_chromium(tmp_path):
             browser.close()
     print(f"\nscreenshot: {shot}")
     assert os.path.getsize(shot) > 10_000
+
+
+def test_report_page_carries_lint_findings(tmp_path):
+    src = tmp_path / "app.seg"
+    src.write_text("namespace app\ndeny-all\nallow dns\ngroup unused = {tier=api}\nallow fe -> be:80\n")
+    out = tmp_path / "r.html"
+    code, msg = run("report", str(src), "-o", str(out))
+    assert code == 0, msg
+    html = out.read_text()
+    assert "SEG106" in html and "group unused = {tier=api}" in html  # the lint warning, with its line

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from .check import add_lint
 from .common import print_diagnostics, read_inputs
 
 
@@ -35,6 +36,8 @@ def report(files, cluster_path, output, collapse) -> None:
         click.echo(f"segc: error: {e}", err=True)
         sys.exit(1)
     if result is not None:
+        if policies is not None:
+            add_lint(result, paths, cluster)  # lint findings go on the page too
         print_diagnostics(result)
         if policies is None:
             sys.exit(1)
