@@ -44,7 +44,9 @@ class KrmResult:
 
 
 def run(text: str, root: str = ".") -> KrmResult:
-    """Process one ResourceList; .seg file names are relative to ``root``."""
+    """Process one ResourceList. .seg file names are relative to the
+    functionConfig's file when kpt gives its place (``kpt fn render``), else
+    to ``root``."""
     diags = Collector()
     out = KrmResult(diags.items)
     here = Span("<ResourceList>", 1, 1)
@@ -66,6 +68,7 @@ def run(text: str, root: str = ".") -> KrmResult:
         diags.error(Span("<functionConfig>", 1, 1), "SEG164", str(e))
         out.output = _dump(rl, diags.items)
         return out
+    root = _config_dir(rl.get("functionConfig"), root)
     paths = [f if os.path.isabs(f) else os.path.join(root, f) for f in conf.files]
     result = compile_paths(paths, k8s_version=conf.k8s_version)
     diags.items.extend(result.diagnostics)
@@ -90,6 +93,17 @@ def run(text: str, root: str = ".") -> KrmResult:
     rl["items"] = kept + list(result.policies)
     out.output = _dump(rl, diags.items)
     return out
+
+
+def _config_dir(fn_config: dict, default: str) -> str:
+    """The directory of the functionConfig's file when kpt says where it is
+    (``kpt fn render``: a package path and a path inside it), else ``default``."""
+    annotations = (fn_config.get("metadata") or {}).get("annotations") or {}
+    package = annotations.get("internal.config.kubernetes.io/package-path")
+    path = annotations.get("internal.config.kubernetes.io/path") or annotations.get("config.kubernetes.io/path")
+    if isinstance(package, str) and os.path.isabs(package) and isinstance(path, str):
+        return os.path.dirname(os.path.join(package, path))
+    return default
 
 
 def _dump(rl: dict, diags: list[Diagnostic]) -> str:
