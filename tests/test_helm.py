@@ -1,0 +1,156 @@
+"""Helm with the real binaries (Helm 3.17.2 and Helm 4.1.4, fetched by
+tests/tools) on the example chart examples/helm/shop:
+
+* Helm 3: `helm template --post-renderer segc --post-renderer-args ...`;
+* Helm 4: the post-renderer plugin, installed by `segc helm-plugin install`
+  (and the shipped plugin folder as it is) and found through HELM_PLUGINS;
+* render mode: a selector or named port that matches no rendered workload.
+
+The chart's own objects must come out unchanged and the policies must be
+exactly those of `segc build examples/helm/shop.seg`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from tools.k8s import ROOT, built, docs, k8s_tools, policies, run, segc_cmd  # noqa: F401 (fixture)
+
+CHART = os.path.join(ROOT, "examples", "helm", "shop")
+SEG = os.path.join(ROOT, "examples", "helm", "shop.seg")
+
+
+def helm(tools, layer: str, *args: str, env: dict | None = None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return run([tools[layer]["helm"], "template", "rel", CHART, "-n", "shop", *args], env=e)
+
+
+def chart_objects(tools, layer: str, *args: str) -> list[dict]:
+    p = helm(tools, layer, *args)
+    assert p.returncode == 0, p.stderr
+    objs = docs(p.stdout)
+    assert objs and not any(o["kind"] == "NetworkPolicy" for o in objs)
+    return objs
+
+
+def assert_release(out: str, plain: list[dict]) -> None:
+    objs = docs(out)
+    assert [o for o in objs if o["kind"] != "NetworkPolicy"] == plain
+    assert policies(objs) == built(SEG)
+
+
+@pytest.fixture(scope="module")
+def segc_exe(tmp_path_factory) -> str:
+    """A `segc` executable for Helm 3's --post-renderer (a path or a PATH name)."""
+    found = shutil.which("segc", path=os.path.dirname(sys.executable))
+    if found:
+        return found
+    d = tmp_path_factory.mktemp("bin")
+    exe = d / "segc"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m segc \"$@\"\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_helm3_post_renderer(k8s_tools, segc_exe):
+    plain = chart_objects(k8s_tools, "helm3")
+    p = helm(k8s_tools, "helm3", "--post-renderer", segc_exe, "--post-renderer-args", "helm-postrender", "--post-renderer-args", f"--seg={SEG}")
+    assert p.returncode == 0, p.stderr
+    assert_release(p.stdout, plain)
+
+
+@pytest.fixture(scope="module")
+def helm_plugins(tmp_path_factory) -> str:
+    d = str(tmp_path_factory.mktemp("helm-plugins"))
+    p = run([*segc_cmd(), "helm-plugin", "install", d])
+    assert p.returncode == 0, p.stderr
+    return d
+
+
+def test_helm4_plugin(k8s_tools, helm_plugins):
+    listed = run([k8s_tools["helm4"]["helm"], "plugin", "list"], env={**os.environ, "HELM_PLUGINS": helm_plugins})
+    assert listed.returncode == 0 and "segc" in listed.stdout and "postrenderer/v1" in listed.stdout, listed.stdout + listed.stderr
+    plain = chart_objects(k8s_tools, "helm4")
+    p = helm(k8s_tools, "helm4", "--post-renderer", "segc", "--post-renderer-args", f"--seg={SEG}", env={"HELM_PLUGINS": helm_plugins})
+    assert p.returncode == 0, p.stderr
+    assert_release(p.stdout, plain)
+
+
+def test_helm4_shipped_plugin_folder_runs_segc_from_path(k8s_tools, segc_exe, tmp_path):
+    from segc.integrations.install import helm_plugin_source
+
+    (tmp_path / "segc").mkdir()
+    (tmp_path / "segc" / "plugin.yaml").write_text(helm_plugin_source())
+    env = {"HELM_PLUGINS": str(tmp_path), "PATH": os.path.dirname(segc_exe) + os.pathsep + os.environ["PATH"]}
+    plain = chart_objects(k8s_tools, "helm4")
+    p = helm(k8s_tools, "helm4", "--post-renderer", "segc", "--post-renderer-args", f"--seg={SEG}", env=env)
+    assert p.returncode == 0, p.stderr
+    assert_release(p.stdout, plain)
+
+
+def test_helm_plugin_install_never_overwrites_a_user_file(tmp_path):
+    (tmp_path / "segc").mkdir()
+    (tmp_path / "segc" / "plugin.yaml").write_text("name: segc\n")
+    p = run([*segc_cmd(), "helm-plugin", "install", str(tmp_path)])
+    assert p.returncode == 1 and "was not installed by segc" in p.stderr
+    assert (tmp_path / "segc" / "plugin.yaml").read_text() == "name: segc\n"
+
+
+TYPO = ["--set", "backend.app=backnd"]  # the chart labels its backend app=backnd
+
+
+def test_helm3_label_typo_warns_and_strict_fails(k8s_tools, segc_exe, tmp_path):
+    report = tmp_path / "report.txt"
+    args = ["--post-renderer", segc_exe, "--post-renderer-args", "helm-postrender", "--post-renderer-args", f"--seg={SEG}", "--post-renderer-args", f"--report={report}"]
+    p = helm(k8s_tools, "helm3", *TYPO, *args)
+    assert p.returncode == 0, p.stderr  # a warning: the release renders, policies included
+    assert policies(docs(p.stdout)) == built(SEG)
+    text = report.read_text()
+    assert f"{os.path.relpath(SEG)}:7:19: warning: no rendered pod template in namespace shop matches app=backend [SEG160]" in text
+    assert "note: did you mean app=backnd? (Deployment rel-backend)" in text
+    p = helm(k8s_tools, "helm3", *TYPO, *args, "--post-renderer-args", "--strict")
+    assert p.returncode != 0
+    assert f"{os.path.relpath(SEG)}:7:19: error: no rendered pod template in namespace shop matches app=backend [SEG160]" in p.stderr  # Helm 3 shows a failing post-renderer's stderr
+
+
+def test_helm4_label_typo_strict_fails_and_report_says_why(k8s_tools, helm_plugins, tmp_path):
+    report = tmp_path / "report.txt"
+    args = ["--post-renderer", "segc", "--post-renderer-args", f"--seg={SEG}", "--post-renderer-args", f"--report={report}", "--post-renderer-args", "--strict"]
+    p = helm(k8s_tools, "helm4", *TYPO, *args, env={"HELM_PLUGINS": helm_plugins})
+    assert p.returncode != 0
+    # Helm 4.1 drops a plugin's stderr: the report file is where the reason is.
+    assert f"{os.path.relpath(SEG)}:7:19: error: no rendered pod template in namespace shop matches app=backend [SEG160]" in report.read_text()
+    p = helm(k8s_tools, "helm4", *args, env={"HELM_PLUGINS": helm_plugins})
+    assert p.returncode == 0, p.stderr
+    assert report.read_text() == ""
+
+
+def postrender(tmp_path, rendered: str, program: str, *flags: str):
+    (tmp_path / "app.seg").write_text(program)
+    return run([*segc_cmd(), "helm-postrender", "--seg", "app.seg", *flags], cwd=tmp_path, input=rendered)
+
+
+def test_named_port_typo(k8s_tools, tmp_path):
+    rendered = helm(k8s_tools, "helm3").stdout
+    program = open(SEG, encoding="utf-8").read().replace("backend:http", "backend:htpp")
+    p = postrender(tmp_path, rendered, program)
+    assert p.returncode == 0, p.stderr
+    assert "app.seg:7:19: warning: Deployment rel-backend declares no container port named 'htpp' (TCP); the rule opens nothing on its pods [SEG161]" in p.stderr
+    assert "note: did you mean 'http'?" in p.stderr
+    assert p.stdout.startswith(rendered)
+    p = postrender(tmp_path, rendered, program.replace("backend:htpp", "backend:http/udp"), "--strict")
+    assert p.returncode == 1
+    assert "declares no container port named 'http' (UDP)" in p.stderr and "'http' is declared with another protocol" in p.stderr
+    assert p.stdout == ""
+
+
+def test_clean_release_has_no_diagnostics(k8s_tools, tmp_path):
+    rendered = helm(k8s_tools, "helm3").stdout
+    p = postrender(tmp_path, rendered, open(SEG, encoding="utf-8").read(), "--strict")
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert p.stdout.startswith(rendered)
