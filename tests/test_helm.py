@@ -154,3 +154,85 @@ def test_clean_release_has_no_diagnostics(k8s_tools, tmp_path):
     p = postrender(tmp_path, rendered, open(SEG, encoding="utf-8").read(), "--strict")
     assert p.returncode == 0 and p.stderr == "", p.stderr
     assert p.stdout.startswith(rendered)
+
+
+# ------------------------------------------------- render mode, property-tested
+
+import re  # noqa: E402
+
+from hypothesis import event, example, given, note  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from segc import ir  # noqa: E402
+from segc.compile import compile_paths  # noqa: E402
+from segc.integrations.step import transform  # noqa: E402
+from segc.output import stream, to_yaml  # noqa: E402
+from segc.seg_eval import SegEvaluator  # noqa: E402
+from strategies import cluster, program  # noqa: E402
+
+
+def _pods_yaml(c) -> str:
+    objs = []
+    for p in c.pods:
+        ports = [{"name": cp.name, "containerPort": cp.port, "protocol": cp.protocol} for cp in p.ports]
+        objs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": p.name, "namespace": p.namespace, "labels": dict(p.labels)}, "spec": {"containers": [{"name": "c", "image": "x", "ports": ports}]}})
+    return "".join("---\n# a comment the post-renderer keeps\n" + to_yaml(o) for o in objs)
+
+
+def _sctp_only_cluster():
+    from segc.cluster import Cluster, ContainerPort, Namespace, Pod
+
+    c = Cluster()
+    c.namespaces["app"] = Namespace("app")
+    c.pods.append(Pod("app", "p0", {"app": "backend"}, "10.0.0.5", (ContainerPort(80, "SCTP", "http"),)))
+    c.pods.append(Pod("app", "p1", {"app": "frontend"}, "10.0.0.6", ()))
+    return c
+
+
+@given(program(), cluster())
+@example("namespace app\nallow frontend -> backend:http\nallow frontend -> backend:http/sctp\n", _sctp_only_cluster())
+def test_render_mode_flags_exactly_the_endpoints_that_select_no_rendered_pod(text, c):
+    """Oracle: evaluator 1's `selects` on the resolved program and the rendered
+    pods. An allow endpoint naming pods of one namespace that has rendered pods
+    is flagged (SEG160) iff it selects none of them; a named destination port
+    is flagged (SEG161) iff some selected pod does not declare it. And the
+    release comes out byte for byte, followed by exactly `segc build`'s policies."""
+    rendered = _pods_yaml(c)
+    texts = {"prog.seg": text}
+    compiled = compile_paths(["prog.seg"], dict(texts))
+    step = transform(["prog.seg"], rendered, "<stdin>", texts=dict(texts))
+    if not compiled.ok:
+        assert not step.ok
+        return
+    assert step.ok, step.diagnostics
+    assert step.output == rendered + stream(compiled.policies)
+    ev = SegEvaluator(compiled.program, c)
+    lines = text.split("\n")
+    has_pods = {p.namespace for p in c.pods}
+    expected160, expected161 = set(), set()
+    for a in compiled.program.allows:
+        if a.span.file != "prog.seg":
+            continue
+        for side, peer in (("dst", a.dst), ("src", a.src)):
+            if isinstance(peer, ir.PodPeer) and isinstance(peer.ns, ir.NsNamed) and peer.ns.name in has_pods:
+                selected = [p for p in c.pods if ev.selects(peer, p)]
+                if not selected:
+                    expected160.add((a.span.line, side))
+                elif side == "dst":
+                    for port in a.ports or ():
+                        if port.name and any(p.named_port(port.name, port.protocol) is None for p in selected):
+                            expected161.add((a.span.line, port.name, port.protocol))
+    got160, got161 = set(), set()
+    for d in step.diagnostics:
+        line = lines[d.span.line - 1]
+        if d.code == "SEG160":
+            arrow = line.find("->")
+            got160.add((d.span.line, "dst" if arrow < 0 or d.span.column - 1 > arrow else "src"))
+        elif d.code == "SEG161":
+            m = re.search(r"named '(.+?)' \((\w+)\)", d.message)
+            got161.add((d.span.line, m.group(1), m.group(2)))
+    note(f"rendered:\n{rendered}\ndiagnostics: {step.diagnostics}")
+    event(f"SEG160 expected: {bool(expected160)}")
+    event(f"SEG161 expected: {bool(expected161)}")
+    assert got160 == expected160
+    assert got161 == expected161

@@ -43,6 +43,7 @@ def transform(
     strict: bool = False,
     namespace: str | None = None,
     k8s_version: tuple[int, int] = DEFAULT_K8S_VERSION,
+    texts: dict | None = None,
 ) -> StepResult:
     """``resources_text`` with the policies appended, after checking the
     program against its workloads (Helm post-renderer, Kustomize transformer)."""
@@ -51,23 +52,23 @@ def transform(
     step = StepResult(diags.items)
     if diags.has_errors:
         return step
-    result = compile_paths(paths, k8s_version=k8s_version)
+    result = compile_paths(paths, texts, k8s_version=k8s_version)
     diags.items.extend(result.diagnostics)
     step.texts = result.texts
     if not result.ok:
         return step
     step.policies = result.policies
-    check_against(paths, result, resources, diags, strict=strict, namespace=namespace)
+    check_against(paths, result, resources, diags, strict=strict, namespace=namespace, texts=texts)
     check_collisions(resources, result.policies, resources_name, diags)
     if not diags.has_errors:
         step.output = append(resources_text, result.policies)
     return step
 
 
-def check_against(paths, result, resources: list[Resource], diags: Collector, *, strict: bool, namespace: str | None) -> None:
+def check_against(paths, result, resources: list[Resource], diags: Collector, *, strict: bool, namespace: str | None, texts: dict | None = None) -> None:
     templates = workloads.pod_templates(resources, namespace)
     if templates:
-        workloads.check(paths, {}, result.program, templates, diags, strict=strict)
+        workloads.check(paths, texts or {}, result.program, templates, diags, strict=strict)
 
 
 def absolute_names(diags: list[Diagnostic], texts: dict[str, str], root: str) -> tuple[list[Diagnostic], dict[str, str]]:
