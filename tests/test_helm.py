@@ -156,6 +156,77 @@ def test_clean_release_has_no_diagnostics(k8s_tools, tmp_path):
     assert p.stdout.startswith(rendered)
 
 
+
+KINDS = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec: {template: {metadata: {labels: {app: agent}}, spec: {containers: [{name: a, ports: [{name: metrics, containerPort: 9100}]}]}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec: {template: {metadata: {labels: {app: migrate}}, spec: {containers: [{name: m}]}}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: cache}
+spec: {template: {metadata: {labels: {app: cache}}, spec: {containers: [{name: c, ports: [{name: redis, containerPort: 6379}]}]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, labels: {app: debug}}
+spec: {containers: [{name: d}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: not-a-workload, labels: {app: cfg}}
+"""
+
+
+@pytest.mark.parametrize(
+    "endpoint,flagged",
+    [("agent:metrics", False), ("migrate", False), ("cache:redis", False), ("debug", False), ("cfg", True), ("agnet", True), ("cache:redsi", True)],
+)
+def test_every_workload_kind_counts(tmp_path, endpoint, flagged):
+    p = postrender(tmp_path, KINDS, f"namespace shop\nallow {endpoint}\n", "--strict")
+    assert (p.returncode == 1) == flagged, p.stderr
+    assert ("SEG160" in p.stderr or "SEG161" in p.stderr) == flagged
+
+
+def test_release_namespace(tmp_path):
+    program = "namespace shop\nallow agent:metrics\nallow web/frontend -> debug\n"
+    # Workloads without a namespace are in --namespace when given ...
+    p = postrender(tmp_path, KINDS, program, "--namespace", "shop", "--strict")
+    assert p.returncode == 0, p.stderr
+    # ... and a release rendered into a namespace the program does not manage is reported.
+    p = postrender(tmp_path, KINDS, program, "--namespace", "prod")
+    assert p.returncode == 0
+    assert "app.seg:1:1: warning: the rendered workloads are in prod, none of which this program manages (shop) [SEG165]" in p.stderr
+    assert "SEG160" not in p.stderr  # shop has no rendered workloads to check against
+    # Pods of a namespace the release does not deploy to (web) are not checked.
+    assert "web" not in p.stderr
+
+
+def test_a_policy_of_the_chart_in_a_managed_namespace_is_reported(tmp_path):
+    chart_policy = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all}\nspec: {podSelector: {}, ingress: [{}]}\n"
+    p = postrender(tmp_path, KINDS + chart_policy, "namespace shop\nallow agent:metrics\n")
+    assert p.returncode == 0
+    assert "<stdin>:25:1: warning: NetworkPolicy allow-all in the release namespace is not segc's; the program manages shop, and this policy can allow more than the program says [SEG167]" in p.stderr
+    p = postrender(tmp_path, KINDS + chart_policy, "namespace shop\nallow agent:metrics\n", "--namespace", "shop", "--strict")
+    assert p.returncode == 1 and "SEG167" in p.stderr
+    # In a namespace the program does not manage, it is none of segc's business.
+    p = postrender(tmp_path, KINDS.replace("name: agent}", "name: agent, namespace: shop}") + chart_policy, "namespace shop\nallow agent:metrics\n", "--namespace", "other", "--strict")
+    assert p.returncode == 0, p.stderr
+
+
+def test_unreadable_release_is_an_error(tmp_path):
+    p = postrender(tmp_path, "a: [\n", "namespace shop\nallow x -> y\n")
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr.startswith("<stdin>:2:1: error: cannot read the resources") and "[SEG162]" in p.stderr
+    p = postrender(tmp_path, "- 1\n", "namespace shop\nallow x -> y\n")
+    assert p.returncode == 1 and "expected a Kubernetes object" in p.stderr
+
 # ------------------------------------------------- render mode, property-tested
 
 import re  # noqa: E402

@@ -80,7 +80,7 @@ def run(text: str, root: str = ".") -> KrmResult:
     kept = [i for i in items if not (isinstance(i, dict) and is_segc_policy(i) and policy_id(i)[0] in managed)]
     resources = [Resource(i, 0) for i in kept if isinstance(i, dict)]
     if conf.kind != cfg.GENERATOR:
-        check_against(paths, result, resources, diags, strict=conf.strict, namespace=conf.namespace)
+        check_against(paths, result, resources, diags, strict=conf.strict, namespace=conf.namespace, name="<ResourceList>")
     ours = {policy_id(p) for p in result.policies}
     for i in kept:
         pid = policy_id(i) if isinstance(i, dict) else None

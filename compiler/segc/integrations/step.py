@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from ..compile import DEFAULT_K8S_VERSION, compile_paths
 from ..diagnostics import Collector, Diagnostic
 from . import workloads
-from .resources import Resource, append, check_collisions, read_stream
+from ..ir import Span
+from .resources import Resource, append, check_collisions, policy_id, read_stream
 
 
 @dataclass
@@ -58,17 +59,31 @@ def transform(
     if not result.ok:
         return step
     step.policies = result.policies
-    check_against(paths, result, resources, diags, strict=strict, namespace=namespace, texts=texts)
+    check_against(paths, result, resources, diags, strict=strict, namespace=namespace, texts=texts, name=resources_name)
     check_collisions(resources, result.policies, resources_name, diags)
     if not diags.has_errors:
         step.output = append(resources_text, result.policies)
     return step
 
 
-def check_against(paths, result, resources: list[Resource], diags: Collector, *, strict: bool, namespace: str | None, texts: dict | None = None) -> None:
+def check_against(paths, result, resources: list[Resource], diags: Collector, *, strict: bool, namespace: str | None, texts: dict | None = None, name: str = "<resources>") -> None:
     templates = workloads.pod_templates(resources, namespace)
     if templates:
         workloads.check(paths, texts or {}, result.program, templates, diags, strict=strict)
+    ours = {policy_id(p) for p in result.policies}
+    for r in resources:
+        pid = policy_id(r.obj)
+        if pid is None or pid in ours:
+            continue
+        ns = pid[0] or namespace
+        if ns is None or ns in result.program.managed:
+            where = f"namespace {ns}" if ns else "the release namespace"
+            (diags.error if strict else diags.warning)(
+                Span(name, max(r.line, 1), 1),
+                "SEG167",
+                f"NetworkPolicy {pid[1]} in {where} is not segc's; the program manages {', '.join(sorted(result.program.managed))}, and this policy can allow more than the program says",
+                "move its rules into the .seg program, or remove it",
+            )
 
 
 def absolute_names(diags: list[Diagnostic], texts: dict[str, str], root: str) -> tuple[list[Diagnostic], dict[str, str]]:
