@@ -102,7 +102,10 @@ def test_a_policy_someone_else_wrote_is_refused(tmp_path):
     del mine["metadata"]["labels"]
     p, out = krm(tmp_path, APP + [mine])
     assert p.returncode == 1
-    assert out["results"][0]["tags"]["code"] == "SEG163"
+    [r] = out["results"]
+    assert r["tags"]["code"] == "SEG163" and r["severity"] == "error"
+    assert r["resourceRef"] == {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "name": mine["metadata"]["name"], "namespace": "shop"}
+    assert out["items"] == APP + [mine]
 
 
 @pytest.mark.parametrize(

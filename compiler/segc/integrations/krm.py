@@ -85,7 +85,13 @@ def run(text: str, root: str = ".") -> KrmResult:
     for i in kept:
         pid = policy_id(i) if isinstance(i, dict) else None
         if pid in ours:
-            diags.error(here, "SEG163", f"the resources already contain NetworkPolicy {pid[0]}/{pid[1]}, which segc writes too", "remove it so that one source owns each policy")
+            diags.error(
+                Span("<ResourceList>", 1, 1, 0, 0),
+                "SEG163",
+                f"the resources already contain NetworkPolicy {pid[0]}/{pid[1]}, which segc writes too",
+                "remove it so that one source owns each policy",
+                f"resourceRef: networking.k8s.io/v1 NetworkPolicy {pid[0]}/{pid[1]}",
+            )
     if diags.has_errors:
         out.output = _dump(rl, diags.items)
         return out
@@ -118,9 +124,14 @@ def _dump(rl: dict, diags: list[Diagnostic]) -> str:
 
 
 def _result(d: Diagnostic) -> dict:
-    message = f"{d.span}: {d.message} [{d.code}]" + "".join(f"; {n}" for n in d.notes)
+    message = f"{d.span}: {d.message} [{d.code}]" + "".join(f"; {n}" for n in d.notes if not n.startswith("resourceRef: "))
     r: dict = {"message": message, "severity": d.severity}
     if not d.span.file.startswith("<"):
         r["file"] = {"path": d.span.file}
     r["tags"] = {"code": d.code, "line": str(d.span.line), "column": str(d.span.column)}
+    for n in d.notes:
+        if n.startswith("resourceRef: "):
+            api, kind, ref = n[len("resourceRef: "):].split(" ")
+            ns, name = ref.split("/", 1)
+            r["resourceRef"] = {"apiVersion": api, "kind": kind, "name": name, "namespace": ns}
     return r
