@@ -30,6 +30,13 @@ def _register() -> None:
     cli.add_command(graph.graph)
     cli.add_command(report.report)
 
+    from . import helm, krm, kustomize
+
+    cli.add_command(kustomize.kustomize_plugin)
+    cli.add_command(krm.krm)
+    cli.add_command(helm.helm_postrender)
+    cli.add_command(helm.helm_plugin)
+
 
 _register()
 
