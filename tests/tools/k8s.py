@@ -1,8 +1,8 @@
 """Pytest fixtures for the real `helm` and `kubectl` binaries.
 
 ``k8s_tools`` (session scope) fetches them with ``fetch_k8s_tools`` when the
-cache does not hold them yet (`.ci/run` fetches them before pytest; a plain
-`pytest` fetches them here) and reports how long that took. A failed
+cache does not hold them yet (a plain `pytest`, as `.ci/run` runs it,
+fetches them here) and reports how long that took. A failed
 download fails the tests that need the tools: it never skips them.
 SEGC_TOOLS_CACHE=DIR keeps the binaries somewhere else than `.cache/tools/`.
 """
