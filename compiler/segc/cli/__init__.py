@@ -20,11 +20,12 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import build, check, reach
+    from . import build, check, import_cmd, reach
 
     cli.add_command(build.build)
     cli.add_command(check.check)
     cli.add_command(reach.reach)
+    cli.add_command(import_cmd.import_cmd)
 
 
 _register()
