@@ -393,7 +393,7 @@ APP = {"matchLabels": {"app": "api"}}
         ),
         ([_policy("a", {"matchLabels": {"app": "bad value"}}, policyTypes=["Ingress"], ingress=[{}])], "SEG175"),
         ([_policy("a", APP, policyTypes=["Sideways"])], "SEG170"),
-        ([_policy("a", APP, ingress=[{"ports": [{"port": "8080"}]}])], "SEG175"),
+        ([_policy("a", APP, ingress=[{"ports": [{"port": "8080"}]}])], "SEG176"),
         ([_policy("a", APP, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["0.0.0.0/0"]}}]}])], "SEG175"),
     ],
 )

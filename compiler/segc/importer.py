@@ -18,7 +18,8 @@ Refusals name the file, the line of the object and the object. Finally the
 program text is parsed and resolved again and must give exactly the intended
 program (SEG179 otherwise): the renderer cannot widen or narrow unnoticed.
 
-Codes: SEG170 unreadable input, SEG171-SEG176 no exact .seg form, SEG177 the
+Codes: SEG170 unreadable input, SEG171-SEG174 no exact .seg form, SEG175 a
+selector, block or namespace .seg cannot write, SEG176 a port it cannot write, SEG177 the
 compiler refuses the imported statement, SEG178 nothing to import, SEG179
 internal self-check.
 """
@@ -41,7 +42,9 @@ GROUP_MIN_LENGTH = 24
 
 
 class ImportRefused(Exception):
-    pass
+    def __init__(self, message: str, code: str = "SEG175"):
+        super().__init__(message)
+        self.code = code
 
 
 # ------------------------------------------------------------------ reading
@@ -217,7 +220,7 @@ def _ports(rule, what: str) -> ir.Ports:
         elif isinstance(spec.port, str):
             problem = port_name_problem(spec.port)
             if problem:
-                raise ImportRefused(f"{what}: {problem[0]}; .seg cannot write this port")
+                raise ImportRefused(f"{what}: {problem[0]}; .seg cannot write this port", "SEG176")
             out.add(ir.Port(spec.protocol, name=spec.port))
         else:
             out.add(ir.Port(spec.protocol, spec.port, spec.end_port or spec.port))
@@ -336,7 +339,7 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
                 ports = _ports(rule, what)
                 outbound += [Candidate(ir.Allow(own, dst, ports), "egress", i) for dst in _peers(rule, pol.namespace, what)]
         except ImportRefused as e:
-            diags.error(obj.span, "SEG175", f"{obj.label}: {e}")
+            diags.error(obj.span, e.code, f"{obj.label}: {e}")
     if diags.has_errors:
         return result
 
