@@ -19,6 +19,8 @@ do not validate start as fast as before.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from functools import lru_cache
 
@@ -34,35 +36,58 @@ class ValidationUnavailable(Exception):
     """No schema for the requested version (or the schemas are not installed)."""
 
 
+@lru_cache(maxsize=None)
+def _schema_root() -> str:
+    """The schema folder kubernetes-validate installs (found without importing it:
+    its import alone costs more than validating a program)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValidationUnavailable("schema validation needs the kubernetes-validate package (pip install kubernetes-validate), or --no-validate")
+    return os.path.join(list(spec.submodule_search_locations)[0], "kubernetes-json-schema")
+
+
+@lru_cache(maxsize=None)
+def _strict_dirs() -> dict[tuple[int, int], str]:
+    """Kubernetes minor -> folder of its newest patch's strict schemas."""
+    found: dict[tuple[int, int], tuple[tuple[int, ...], str]] = {}
+    for name in os.listdir(_schema_root()):
+        m = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)-local-strict", name)
+        if m:
+            full = tuple(int(x) for x in m.groups())
+            minor = full[:2]
+            if minor not in found or found[minor][0] < full:
+                found[minor] = (full, name)
+    return {minor: os.path.join(_schema_root(), name) for minor, (_, name) in found.items()}
+
+
 def bundled_versions() -> list[tuple[int, int]]:
     """The Kubernetes minors whose schemas are installed, oldest first."""
-    try:
-        from kubernetes_validate import utils
-    except ImportError:  # pragma: no cover - a runtime dependency
-        raise ValidationUnavailable("schema validation needs the kubernetes-validate package (pip install kubernetes-validate)") from None
-    return sorted({tuple(int(x) for x in utils.major_minor(v).split(".")) for v in utils.all_versions()})
+    return sorted(_strict_dirs())
 
 
 def _schema_dir(version: tuple[int, int]) -> str:
-    from kubernetes_validate import utils
-
-    wanted = f"{version[0]}.{version[1]}"
-    found = [v for v in utils.all_versions() if utils.major_minor(v) == wanted]
-    if not found:
+    dirs = _strict_dirs()
+    if version not in dirs:
         have = bundled_versions()
         raise ValidationUnavailable(
-            f"no Kubernetes {wanted} schema is installed (kubernetes-validate bundles "
+            f"no Kubernetes {version[0]}.{version[1]} schema is installed (kubernetes-validate bundles "
             f"{have[0][0]}.{have[0][1]} to {have[-1][0]}.{have[-1][1]}); pick --k8s-version in that range, "
             "or skip schema validation (--no-validate)"
         )
-    return f"kubernetes-json-schema/v{found[-1]}-local-strict"
+    return dirs[version]
+
+
+def _load(path: str):
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 @lru_cache(maxsize=None)
 def validator(version: tuple[int, int], api_version: str, kind: str):
     """The jsonschema validator of ``kind`` in ``api_version`` for Kubernetes ``version``."""
     import jsonschema
-    from kubernetes_validate import utils
     from referencing import Registry, Resource
 
     schema_dir = _schema_dir(version)
@@ -70,21 +95,17 @@ def validator(version: tuple[int, int], api_version: str, kind: str):
     if m is None:
         raise ValidationUnavailable(f"{api_version!r} is not an apiVersion")
     api = f"{m.group('group')}-{m.group('version')}" if m.group("group") else m.group("version")
-    wanted = f"{version[0]}.{version[1]}"
     try:
-        schema = utils.schema_contents(f"{schema_dir}/{kind.lower()}-{api}.json", wanted)
+        schema = _load(os.path.join(schema_dir, f"{kind.lower()}-{api}.json"))
     except FileNotFoundError:
-        raise ValidationUnavailable(f"no schema for {kind} {api_version} in Kubernetes {wanted}") from None
-    definitions = _definitions(schema_dir, wanted)
-    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+        raise ValidationUnavailable(f"no schema for {kind} {api_version} in Kubernetes {version[0]}.{version[1]}") from None
+    registry = Resource.from_contents(_definitions(schema_dir)) @ (Resource.from_contents(schema) @ Registry())
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
 @lru_cache(maxsize=None)
-def _definitions(schema_dir: str, wanted: str):
-    from kubernetes_validate import utils
-
-    return utils.schema_contents(f"{schema_dir}/_definitions.json", wanted)
+def _definitions(schema_dir: str):
+    return _load(os.path.join(schema_dir, "_definitions.json"))
 
 
 def schema_problems(obj: dict, version: tuple[int, int]) -> list[str]:
