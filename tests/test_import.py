@@ -436,3 +436,22 @@ def test_import_is_deterministic_and_independent_of_object_order():
     a = imported(policies)
     b = imported(list(reversed(policies)))
     assert a.ok and a.text == b.text
+
+
+def test_the_example_in_docs_import_md_is_what_segc_prints():
+    import re
+
+    doc = (ROOT / "docs" / "import.md").read_text(encoding="utf-8")
+    yaml_text = re.search(r"```yaml\n(.*?)```", doc, re.S).group(1)
+    seg_text = re.search(r"```seg\n(.*?)```", doc, re.S).group(1)
+    out = CliRunner().invoke(cli, ["import", "-"], input=yaml_text)
+    assert out.exit_code == 0, out.output
+    assert out.stdout == seg_text
+    policies = [d for d in yaml.safe_load_all(yaml_text) if d]
+
+    @settings(max_examples=25, deadline=None, database=None)
+    @given(cluster_for(policies))
+    def same_meaning(c):
+        assert not disagreements(policies, seg_text, c, _probes(policies))
+
+    same_meaning()

@@ -712,7 +712,8 @@ def render(program: ir.Program, use_groups: bool = True) -> tuple[str, dict[int,
 
 
 def _allow_order(line: str):
-    return (line.count("->") == 0 and 0 or 1, line)
+    """One-endpoint allows (`allow dns`) first, then by text."""
+    return ("->" in line, line)
 
 
 def import_paths(paths: list[str], texts: dict[str, str] | None = None) -> Imported:

@@ -1,4 +1,4 @@
-"""`segc import FILE.yaml|DIR... [-o app.seg|-]`."""
+"""`segc import FILE.yaml|DIR|-... [-o app.seg|-]`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,14 @@ def import_cmd(files: tuple[str, ...], out: str) -> None:
     """
     from ..importer import import_paths
 
-    result = import_paths(list(files))
+    paths, texts = [], {}
+    for f in files:
+        if f == "-":
+            texts["<stdin>"] = sys.stdin.read()
+            paths.append("<stdin>")
+        else:
+            paths.append(f)
+    result = import_paths(paths, texts)
     print_diagnostics(result)
     if not result.ok:
         sys.exit(1)
