@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 
 from . import ir
@@ -37,6 +38,9 @@ from .diagnostics import Collector, Diagnostic
 from .ir import Span
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
+# A bare name like this reads as an address; after `NS/` it is a label.
+_LOOKS_LIKE_ADDRESS = re.compile(r"[0-9]+(\.[0-9]+)+")
+
 # An endpoint used twice gets a group when it is at least this long to write.
 GROUP_MIN_LENGTH = 24
 
@@ -659,7 +663,11 @@ class _Writer:
                 return "*"
             if self._app_name(p):
                 name = p.pods.requirements[0].values[0]
-                if name not in self.group_names and not difflib.get_close_matches(name, list(self.group_names), n=1, cutoff=0.8):
+                if (
+                    name not in self.group_names
+                    and not _LOOKS_LIKE_ADDRESS.fullmatch(name)
+                    and not difflib.get_close_matches(name, list(self.group_names), n=1, cutoff=0.8)
+                ):
                     return name
                 return f"{current}/{name}"
             return p.pods.to_seg()
