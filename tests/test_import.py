@@ -455,3 +455,19 @@ def test_the_example_in_docs_import_md_is_what_segc_prints():
         assert not disagreements(policies, seg_text, c, _probes(policies))
 
     same_meaning()
+
+
+LABEL_VALUE = st.from_regex(r"\A([A-Za-z0-9]([-A-Za-z0-9_.]{0,10}[A-Za-z0-9])?)?\Z")
+LABEL_KEY = st.from_regex(r"\A([a-z0-9]([-a-z0-9]{0,6}[a-z0-9])?(\.[a-z]{2,4})?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,8}[A-Za-z0-9])?\Z")
+
+
+@settings(max_examples=60, deadline=None)
+@given(LABEL_VALUE, LABEL_KEY, LABEL_VALUE, st.sampled_from(["In", "NotIn"]))
+def test_any_valid_label_imports_and_renders(app, key, value, op):
+    """Whatever labels Kubernetes accepts, the rendered program parses back to
+    the same program (a bare name like `1.0` or `in` must not change meaning)."""
+    peer = {"podSelector": {"matchLabels": {key: value}}, "namespaceSelector": {"matchExpressions": [{"key": key, "operator": op, "values": [value]}]}}
+    policies = [_policy("a", {"matchLabels": {"app": app}}, ingress=[{"from": [peer, {"podSelector": {"matchLabels": {"app": value}}}]}])]
+    result = imported(policies)
+    assert result.ok, [f"{d.code}: {d.message} {d.notes}" for d in result.diagnostics]
+    assert reread(result.text) is not None
