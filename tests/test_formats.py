@@ -56,7 +56,7 @@ def test_sarif_is_valid_and_has_what_code_scanning_needs(project, sarif_validato
     driver = run["tool"]["driver"]
     assert driver["name"] == "segc"
     rule_ids = [r["id"] for r in driver["rules"]]
-    assert rule_ids == sorted(set(rule_ids)) and {"SEG010", "SEG012"} <= set(rule_ids)
+    assert rule_ids == sorted(set(rule_ids)) and set(RULES) <= set(rule_ids)  # every code segc has
     assert len(run["results"]) == 2
     for result in run["results"]:
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
@@ -80,7 +80,9 @@ def test_sarif_warnings_and_clean_runs(project, sarif_validator):
     (project / "ok.seg").write_text("namespace app\ndeny-all\n")
     clean = json.loads(_check("--format", "sarif", "ok.seg").stdout)
     assert not list(sarif_validator.iter_errors(clean))
-    assert clean["runs"][0]["results"] == [] and clean["runs"][0]["tool"]["driver"]["rules"] == []
+    assert clean["runs"][0]["results"] == []
+    levels = {r["id"]: r["defaultConfiguration"]["level"] for r in clean["runs"][0]["tool"]["driver"]["rules"]}
+    assert levels["SEG100"] == levels["SEG044"] == "warning" and levels["SEG030"] == levels["SEG171"] == "error"
 
 
 def test_sarif_without_a_location_and_outside_the_checkout(sarif_validator, tmp_path):

@@ -55,6 +55,12 @@ RULES = {
 }
 
 
+def _is_warning_code(code: str) -> bool:
+    """SEG044 and SEG100-SEG159 are warnings (lint, deny, diff/test ranges)."""
+    number = int(code[3:]) if code[3:].isdigit() else 0
+    return number == 44 or 100 <= number <= 159
+
+
 def _uri(path: str, base: str) -> str:
     rel = os.path.relpath(os.path.abspath(path), base)
     if rel.startswith(".."):
@@ -71,14 +77,14 @@ def _message(d: Diagnostic) -> str:
 
 
 def render_sarif(diags: list[Diagnostic], base: str | None = None) -> str:
-    """One SARIF 2.1.0 log with one run: segc as the tool, one rule per code seen."""
+    """One SARIF 2.1.0 log with one run: segc as the tool, one rule per diagnostic code."""
     base = os.path.abspath(base or os.getcwd())
     items = _unique(diags)
-    codes = sorted({d.code for d in items})
+    codes = sorted(set(RULES) | {d.code for d in items})
     index = {c: i for i, c in enumerate(codes)}
     rules = []
     for c in codes:
-        worst = ERROR if any(d.code == c and d.severity == ERROR for d in items) else "warning"
+        worst = "warning" if _is_warning_code(c) else ERROR
         rules.append(
             {
                 "id": c,
