@@ -413,10 +413,11 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
             unneeded.add(c.allow)
             continue
         ns = uncovered[0]
+        reach = "every pod (*/*)" if dst == EVERYTHING[0] else dst.to_seg()
         refuse(
             c.origin,
             "SEG174",
-            f"an egress rule reaches {dst.to_seg()}, which includes pods of {ns}, a namespace with policies; the .seg allow `{_describe(c.allow)}` would also isolate them and admit this source, which no ingress rule of {ns} does",
+            f"an egress rule reaches {reach}, which includes pods of {ns}, a namespace with policies; the .seg allow `{_describe(c.allow)}` would also isolate them and admit this source, which no ingress rule of {ns} does",
             f"add the matching ingress rule in {ns}, or use an ipBlock or a namespaceSelector excluding {ns} "
             f"({{{NAME_LABEL} notin ({ns})}})",
         )
