@@ -31,6 +31,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import ir
 from .cluster import NAME_LABEL
@@ -370,6 +371,12 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
                 )
 
     # The other end of each allow: it must add nothing Kubernetes does not already allow.
+    outbound_from: dict[str, list[Candidate]] = {}
+    for o in outbound:
+        outbound_from.setdefault(o.allow.src.ns.name, []).append(o)
+    inbound_to: dict[str, list[Candidate]] = {}
+    for o in inbound:
+        inbound_to.setdefault(o.allow.dst.ns.name, []).append(o)
     for c in inbound:
         src = c.allow.src
         if not isinstance(src, ir.PodPeer):
@@ -378,16 +385,15 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
             if not _ns_may_choose(src.ns, ns):
                 continue
             if not any(
-                o.allow.src.ns == ir.NsNamed(ns)
-                and _pods_superset(o.allow.src.pods, src.pods)
+                _pods_superset(o.allow.src.pods, src.pods)
                 and _peer_superset(o.allow.dst, c.allow.dst)
                 and _ports_superset(o.allow.ports, c.allow.ports)
-                for o in outbound
+                for o in outbound_from.get(ns, ())
             ):
                 refuse(
                     c.origin,
                     "SEG173",
-                    f"an ingress rule admits {src.to_seg()}, which includes egress-isolated pods of {ns}; the .seg allow `{_describe(c.allow)}` would also open their egress, which no egress rule of {ns} does",
+                    f"an ingress rule admits {src.to_seg()}, which includes egress-isolated pods of {ns}; the .seg allow `{c.allow.to_seg()}` would also open their egress, which no egress rule of {ns} does",
                     f"add the matching egress rule in {ns}, or narrow the peer to exclude {ns}",
                 )
     unneeded: set[ir.Allow] = set()
@@ -400,16 +406,15 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
             for ns in sorted(managed)
             if _ns_may_choose(dst.ns, ns)
             and not any(
-                o.allow.dst.ns == ir.NsNamed(ns)
-                and _pods_superset(o.allow.dst.pods, dst.pods)
+                _pods_superset(o.allow.dst.pods, dst.pods)
                 and _peer_superset(o.allow.src, c.allow.src)
                 and _ports_superset(o.allow.ports, c.allow.ports)
-                for o in inbound
+                for o in inbound_to.get(ns, ())
             )
         ]
         if not uncovered:
             continue
-        if _rechecked_at_destination(c.allow, managed, deny_in, inbound):
+        if _rechecked_at_destination(c.allow, managed, deny_in, inbound_to.get(getattr(dst.ns, "name", None), [])):
             unneeded.add(c.allow)
             continue
         ns = uncovered[0]
@@ -417,7 +422,7 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
         refuse(
             c.origin,
             "SEG174",
-            f"an egress rule reaches {reach}, which includes pods of {ns}, a namespace with policies; the .seg allow `{_describe(c.allow)}` would also isolate them and admit this source, which no ingress rule of {ns} does",
+            f"an egress rule reaches {reach}, which includes pods of {ns}, a namespace with policies; the .seg allow `{c.allow.to_seg()}` would also isolate them and admit this source, which no ingress rule of {ns} does",
             f"add the matching ingress rule in {ns}, or use an ipBlock or a namespaceSelector excluding {ns} "
             f"({{{NAME_LABEL} notin ({ns})}})",
         )
@@ -491,16 +496,32 @@ def _ports_overlap(x: ir.Ports, y: ir.Ports) -> bool:
     return False
 
 
+def _dst_bucket(p: ir.Peer):
+    """Where the allows whose destination may cover ``p``'s are filed."""
+    if isinstance(p, ir.BlockPeer):
+        return p
+    return p.ns.name if isinstance(p.ns, ir.NsNamed) else _WIDE
+
+
+_WIDE = object()
+
+
 def _drop_subsumed(items: list[Candidate]) -> list[Candidate]:
     """Leave out an allow another one covers at both ends and on every port: it
     isolates nothing and opens nothing the other does not."""
+    buckets: dict[object, list[int]] = {}
+    for j, o in enumerate(items):
+        buckets.setdefault(_dst_bucket(o.allow.dst), []).append(j)
     out = []
     for i, c in enumerate(items):
         a = c.allow
+        key = _dst_bucket(a.dst)
+        # A destination by name may be covered by one by name or a wide one; a block only by itself.
+        near = buckets.get(key, []) + (buckets.get(_WIDE, []) if key is not _WIDE and not isinstance(a.dst, ir.BlockPeer) else [])
         covered = False
-        for j, o in enumerate(items):
-            b = o.allow
-            if i == j or not (_peer_superset(b.src, a.src) and _peer_superset(b.dst, a.dst) and _ports_superset(b.ports, a.ports)):
+        for j in near:
+            b = items[j].allow
+            if i == j or not (_peer_superset(b.dst, a.dst) and _peer_superset(b.src, a.src) and _ports_superset(b.ports, a.ports)):
                 continue
             mutual = _peer_superset(a.src, b.src) and _peer_superset(a.dst, b.dst) and _ports_superset(a.ports, b.ports)
             if not mutual or j < i:
@@ -515,10 +536,6 @@ def _selector_is_all(sel) -> bool:
     return not sel.match_labels and not sel.expressions
 
 
-def _describe(a: ir.Allow) -> str:
-    return a.to_seg()
-
-
 # ---------------------------------------------------------------- rendering
 
 
@@ -530,7 +547,7 @@ def _self_checked(program: ir.Program, origins: list[SourceObject], diags: Colle
     why = []
     for use_groups in (True, False):
         text, line_origin = render(program, use_groups)
-        result = compile_paths(["imported.seg"], {"imported.seg": text})
+        result = compile_paths(["imported.seg"], {"imported.seg": text}, optimize=False)  # plan: refusals
         if result.program is None or not _same(result.program, program):
             why += [f"{d.span}: {d.message}" for d in result.diagnostics if d.severity == "error"][:3]
             continue
@@ -561,6 +578,7 @@ def _same(got: ir.Program, want: ir.Program) -> bool:
     return norm(got) == norm(want)
 
 
+@lru_cache(maxsize=1)
 def _stdlib_names() -> dict[tuple, str]:
     """(peer, ports) of each standard library group, for `allow dns` and friends."""
     from .compile import resolve_paths
