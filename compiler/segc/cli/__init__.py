@@ -20,7 +20,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import build, check, explain, fmt, graph, reach, report
+    from . import build, check, explain, fmt, graph, import_cmd, reach, report
 
     cli.add_command(build.build)
     cli.add_command(check.check)
@@ -36,6 +36,7 @@ def _register() -> None:
     cli.add_command(krm.krm)
     cli.add_command(helm.helm_postrender)
     cli.add_command(helm.helm_plugin)
+    cli.add_command(import_cmd.import_cmd)
 
 
 _register()
