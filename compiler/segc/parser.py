@@ -181,6 +181,16 @@ class _ToIR(Transformer):
         return ir.AllowStmt(None, dst, self._text(meta), self.span(meta))
 
     @v_args(meta=True)
+    def expect_pair(self, meta, items):
+        src, dst, verdict = items
+        return ir.ExpectStmt(src, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
+    def expect_one(self, meta, items):
+        dst, verdict = items
+        return ir.ExpectStmt(None, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
     def group_stmt(self, meta, items):
         _kw, name, target = items
         return ir.GroupStmt(str(name), target, self.span(meta))
@@ -371,6 +381,7 @@ _WORDS = {
     "INGRESS": "'ingress'",
     "EGRESS": "'egress'",
     "GROUP_KW": "'group' or 'service'",
+    "VERDICT": "'allowed' or 'denied'",
     "$END": "the end of the file",
 }
 

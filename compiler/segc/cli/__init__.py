@@ -21,10 +21,14 @@ def cli() -> None:
 
 def _register() -> None:
     from . import build, check, reach
+    from . import diff as diff_cmd
+    from . import test as test_cmd
 
     cli.add_command(build.build)
     cli.add_command(check.check)
     cli.add_command(reach.reach)
+    cli.add_command(diff_cmd.diff)
+    cli.add_command(test_cmd.test)
 
 
 _register()
