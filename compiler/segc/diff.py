@@ -223,6 +223,10 @@ def diff_sides(old: Side, new: Side, cluster: Cluster | None = None) -> Diff:
     probes = [iv.probe for iv in intervals]
     evaluators = K8sEvaluator(old.policies, cluster), K8sEvaluator(new.policies, cluster)
     m_old, m_new = (ev.matrix(endpoints, endpoints, probes) for ev in evaluators)
+    # On a witness, s -> s stands for two distinct pods of the same shape
+    # (evaluators look only at labels and addresses); on a real cluster a pod
+    # is not probed against itself.
+    skip_self = wit is None
     changes = []
     for iv in intervals:
         rows_old, rows_new = m_old[iv.probe], m_new[iv.probe]
@@ -231,7 +235,7 @@ def diff_sides(old: Side, new: Side, cluster: Cluster | None = None) -> Diff:
             if a == b:
                 continue
             for j, d in enumerate(endpoints):
-                if a[j] != b[j] and s is not d:
+                if a[j] != b[j] and not (skip_self and s is d):
                     changes.append(Change("opened" if b[j] else "closed", s, d, iv))
     blocks = wit.blocks if wit else sorted({witness._network(i) for i in vocab.intervals}, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
 
