@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, note
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from segc import diff as segdiff
@@ -27,6 +27,10 @@ from strategies import PROBE_PORTS, cluster, program
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFUSALS = {"SEG060", "SEG061"}
+# The two exhaustive checks below probe every endpoint pair on every port
+# interval; a third of the profile's examples keeps the suite fast (the deep
+# profile still runs thousands).
+HEAVY = settings(max_examples=max(30, settings().max_examples // 3))
 
 
 def side(text: str, name: str = "p.seg") -> segdiff.Side | None:
@@ -55,6 +59,7 @@ def _lookup(reported, s, dst, port, proto):
     return None
 
 
+@HEAVY
 @given(program(), program(), cluster())
 def test_opened_iff_new_allows_and_old_does_not(old_text, new_text, c):
     note(old_text)
@@ -75,6 +80,7 @@ def test_opened_iff_new_allows_and_old_does_not(old_text, new_text, c):
                 assert _lookup(reported, s.key, t.key, port, proto) == want, (s.key, t.key, port, proto)
 
 
+@HEAVY
 @given(program(), program())
 def test_witness_changes_are_exactly_the_differences_on_the_witness(old_text, new_text):
     """Symbolic mode: checked with evaluator 1 on every witness endpoint pair and port interval."""
