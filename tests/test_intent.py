@@ -190,3 +190,16 @@ def test_witness_pods_satisfy_the_expressions_they_stand_for():
     shapes = [p.labels for p in c.pods if p.namespace == "a"]
     assert {"env": "other", "tier": "api"} in shapes and {"env": "dev"} in shapes and {} in shapes
     assert "witness-other" in c.namespaces and isinstance(c, Cluster) and isinstance(c.namespaces["a"], Namespace)
+
+
+def test_a_test_file_that_changes_the_program_is_refused(tmp_path):
+    base = os.path.join(ROOT, "examples", "three-tier", "three-tier.seg")
+    f = tmp_path / "leak.test.seg"
+    # `namespace kube-system` would make the program manage kube-system and isolate kube-dns.
+    f.write_text(f'import "{base}"\nnamespace kube-system\nexpect webapp/api -> {{k8s-app=kube-dns}}:53/udp allowed\n')
+    result = segc("test", str(f))
+    assert result.exit_code == 1
+    assert f"{f}:2:1: error: this line makes the program manage namespace kube-system" in result.output and "[SEG092]" in result.output
+    # A namespace the program manages anyway is harmless.
+    f.write_text(f'import "{base}"\nnamespace webapp\nexpect api -> kube-system/{{k8s-app=kube-dns}}:53/udp allowed\n')
+    assert segc("test", str(f)).exit_code == 0

@@ -299,3 +299,53 @@ def _export_ports(e: ir.Expect, dst) -> list[tuple[int, str]]:
         else:
             out += [(p.start, p.protocol), (p.end, p.protocol)]  # the two ends of a range
     return out
+
+
+# ------------------------------------------------------------ test files
+
+
+def _test_only(f: ir.SourceFile) -> bool:
+    kinds = {type(st) for st in f.statements}
+    return ir.ExpectStmt in kinds and not kinds & {ir.AllowStmt, ir.DenyAllStmt, ir.GroupStmt}
+
+
+def _without_annotations(policies: list[dict]) -> list[dict]:
+    out = []
+    for p in policies:
+        meta = {k: v for k, v in p.get("metadata", {}).items() if k != "annotations"}
+        out.append({**p, "metadata": meta})
+    return out
+
+
+def test_file_problems(paths: list[str], texts: dict | None, policies: list[dict]) -> list[Diagnostic]:
+    """SEG092: a file of expectations must not change the program it tests.
+
+    A `namespace` line makes the program manage that namespace, so in a file
+    that holds only expectations (and imports) it can change the compiled
+    policies (an `allow dns` would isolate kube-dns once kube-system is
+    managed). The program without the expectation files is compiled too; if
+    its policies differ, the lines responsible are errors.
+    """
+    from .compile import compile_paths
+    from .loader import load
+
+    sources = load(paths, Collector(), texts)
+    tests = [f for f in sources.files if not f.stdlib and _test_only(f)]
+    others = [f.path for f in sources.files if not f.stdlib and not _test_only(f)]
+    if not tests or not others:
+        return []
+    under_test = compile_paths(others, texts)
+    if not under_test.ok or _without_annotations(under_test.policies) == _without_annotations(policies):
+        return []
+    diags = Collector()
+    managed = under_test.program.managed
+    for f in tests:
+        for st in f.statements:
+            if isinstance(st, ir.NamespaceStmt) and st.name not in managed:
+                diags.error(
+                    st.span,
+                    "SEG092",
+                    f"this line makes the program manage namespace {st.name}, which changes the policies under test",
+                    f"qualify the names of the expectations instead (`expect {st.name}/NAME -> ...`) and drop this line",
+                )
+    return diags.items

@@ -19,7 +19,7 @@ def test(files: tuple[str, ...], cluster_path: str | None, why: bool, export: st
     from ..cluster import ClusterError, load_cluster
     from ..compile import compile_paths
     from ..diagnostics import render_text
-    from ..intent import check, diagnostics, netassert_tests
+    from ..intent import check, diagnostics, netassert_tests, test_file_problems
 
     cluster = None
     if cluster_path is not None:
@@ -34,6 +34,10 @@ def test(files: tuple[str, ...], cluster_path: str | None, why: bool, export: st
     if not result.ok:
         sys.exit(1)
     program = result.program
+    problems = test_file_problems(paths, texts, result.policies)
+    if problems:
+        click.echo(render_text(problems, result.texts), err=True)
+        sys.exit(1)
     if not program.expects:
         click.echo("segc: no `expect` statements in " + ", ".join(files), err=True)
         sys.exit(1)
