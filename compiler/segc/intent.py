@@ -212,7 +212,8 @@ def netassert_tests(run: Run, program: ir.Program) -> tuple[list[dict], list[Dia
             continue
         for src, dst in pairs:
             for port, proto in _export_ports(e, dst):
-                base = f"{src[1]}-{src[0]}-to-{dst[1]}-{dst[0] or ''}-{proto.lower()}-{port}".replace("/", "-").replace(".", "-").replace(":", "-")
+                to = f"{dst[0]}-{dst[1]}" if dst[0] else dst[1]
+                base = f"{src[0]}-{src[1]}-to-{to}-{proto.lower()}-{port}".replace("/", "-").replace(".", "-").replace(":", "-")
                 name = base
                 n = 2
                 while name in names:
