@@ -230,12 +230,17 @@ def diff_sides(old: Side, new: Side, cluster: Cluster | None = None) -> Diff:
     changes = []
     for iv in intervals:
         rows_old, rows_new = m_old[iv.probe], m_new[iv.probe]
+        # Sources of one class share one row object: compare each pair of rows once.
+        differing: dict[tuple[int, int], list[int]] = {}
         for i, s in enumerate(endpoints):
             a, b = rows_old[i], rows_new[i]
-            if a == b:
-                continue
-            for j, d in enumerate(endpoints):
-                if a[j] != b[j] and not (skip_self and s is d):
+            key = (id(a), id(b))
+            cols = differing.get(key)
+            if cols is None:
+                cols = differing[key] = [] if a == b else [j for j, (x, y) in enumerate(zip(a, b)) if x != y]
+            for j in cols:
+                d = endpoints[j]
+                if not (skip_self and s is d):
                     changes.append(Change("opened" if b[j] else "closed", s, d, iv))
     blocks = wit.blocks if wit else sorted({witness._network(i) for i in vocab.intervals}, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
 

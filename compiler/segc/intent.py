@@ -100,8 +100,7 @@ def check(program: ir.Program, policies: list[dict], cluster: Cluster | None = N
         cluster = wit.cluster
         intervals = wit.ports
     else:
-        points = {(cp.protocol, cp.port): cp.name or "" for pod in cluster.pods for cp in pod.ports}
-        points = {k: v for k, v in points.items()}
+        points = {(cp.protocol, cp.port): "" for pod in cluster.pods for cp in pod.ports}
         intervals = witness.port_intervals(vocab.port_ranges, points)
         known = {e.ip for e in cluster.externals}
         for ip in witness.external_addresses(vocab.intervals):
