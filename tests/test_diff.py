@@ -228,3 +228,14 @@ def test_unreadable_sides_are_errors_not_tracebacks(pair):
         (pair / "c.txt").write_text("x")
         result = segc("diff", *args)
         assert result.exit_code == 1 and "Traceback" not in result.output and "segc: error:" in result.output or "SEG051" in result.output, result.output
+
+
+def test_a_yaml_side_is_explained_by_its_policies(pair):
+    build = segc("build", "old.seg", "-o", "out")
+    assert build.exit_code == 0, build.output
+    result = segc("diff", "out", "new.seg")
+    assert result.exit_code == 0, result.output
+    assert "opened  webapp/frontend -> webapp/postgres  on TCP 5432" in result.output
+    # evaluator 2's explanation, with witness pods named by their labels
+    assert "    old: denied: src webapp/frontend is egress-isolated by webapp/" in result.output
+    assert "pod-" not in result.output

@@ -260,7 +260,7 @@ def _entries(changes, describe, old, new, evaluators, cluster) -> list[Entry]:
     out = []
     for (kind, s, d), items in grouped.items():
         first = items[0]
-        causes = _causes(first, old, new, evaluators, cluster)
+        causes = _causes(first, old, new, evaluators, cluster, describe)
         out.append(Entry(kind, s, d, sorted({c.ports for c in items}, key=lambda p: (p.protocol, p.start)), causes))
     out.sort(key=lambda e: (e.kind != "opened", e.src, e.dst, [(p.protocol, p.start) for p in e.ports]))
     return out
@@ -295,7 +295,7 @@ def _merge_text(ports: list[witness.PortInterval]) -> list[str]:
 # ------------------------------------------------------------------ causes
 
 
-def _causes(change: Change, old: Side, new: Side, evaluators, cluster) -> list[Cause]:
+def _causes(change: Change, old: Side, new: Side, evaluators, cluster, describe) -> list[Cause]:
     """The statements behind a change: what allows it on the side that allows
     it, what isolates on the side that denies it."""
     out = []
@@ -303,7 +303,7 @@ def _causes(change: Change, old: Side, new: Side, evaluators, cluster) -> list[C
     allowing, denying = (new, old) if change.kind == "opened" else (old, new)
     for side, name, ev, role in ((allowing, _name(allowing, old), evaluators[allowing is new], "allows"), (denying, _name(denying, old), evaluators[denying is new], "isolates")):
         if side.program is None:
-            out.append(Cause(name, "why", ev.why(s, d, port, proto)))
+            out.append(Cause(name, "why", witness.rename_in(ev.why(s, d, port, proto), (s, d), describe)))
             continue
         from .seg_eval import SegEvaluator
 

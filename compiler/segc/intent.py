@@ -165,7 +165,10 @@ def diagnostics(run: Run, why: bool = False, on_cluster: bool = False) -> list[D
         for p in o.wrong:
             notes.append(f"{got}: {run.describe(p.src)} -> {run.describe(p.dst)} on {p.ports}")
             if why:
-                notes.append("why: " + run.evaluator.why(p.src, p.dst, p.port, p.protocol))
+                why_text = run.evaluator.why(p.src, p.dst, p.port, p.protocol)
+                if run.witness is not None:
+                    why_text = witness.rename_in(why_text, (p.src, p.dst), run.describe)
+                notes.append("why: " + why_text)
         if o.wrong_count > len(o.wrong):
             notes.append(f"... and {o.wrong_count - len(o.wrong)} more of {o.probes} connections checked")
         diags.error(e.span, "SEG090", f"expected {want}, but {o.wrong_count} of {o.probes} connections are {got} by the compiled policies", *notes)

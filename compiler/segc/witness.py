@@ -422,3 +422,13 @@ def describe_namespace(cluster: Cluster, name: str) -> str:
 
 def _q(v: str) -> str:
     return v if v else '""'
+
+
+def rename_in(text: str, endpoints, describe) -> str:
+    """Replace witness pod keys (`ns/pod-3`) in an explanation by their descriptions."""
+    import re
+
+    for ep in endpoints:
+        if isinstance(ep, Pod):
+            text = re.sub(re.escape(ep.key) + r"(?![\w-])", lambda _m, d=describe(ep): d, text)
+    return text
