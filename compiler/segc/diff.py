@@ -247,7 +247,7 @@ def diff_sides(old: Side, new: Side, cluster: Cluster | None = None) -> Diff:
     def describe(ep) -> str:
         if wit is None:
             return ep.key if isinstance(ep, Pod) else witness.describe_endpoint(ep, cluster, blocks)
-        return witness.describe_endpoint(ep, cluster, blocks)
+        return wit.describe(ep)
 
     entries = _entries(changes, describe, old, new, evaluators, cluster)
     return Diff(old, new, cluster, wit, changes, entries)

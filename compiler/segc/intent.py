@@ -63,7 +63,7 @@ class Run:
     def describe(self, ep) -> str:
         if self.witness is None:
             return ep.key
-        return witness.describe_endpoint(ep, self.cluster, self.witness.blocks)
+        return self.witness.describe(ep)
 
 
 def _covered(peer: ir.Peer, cluster: Cluster) -> list:

@@ -265,6 +265,10 @@ class Witness:
     cluster: Cluster
     ports: list[PortInterval]
     blocks: list  # ipaddress networks, for describing outside addresses
+    made_up: frozenset[str] = frozenset()  # namespaces invented for label expressions
+
+    def describe(self, ep) -> str:
+        return describe_endpoint(ep, self.cluster, self.blocks, self.made_up)
 
 
 def _synthetic_numbers(v: Vocabulary) -> dict[tuple[str, str], int]:
@@ -383,7 +387,7 @@ def build(v: Vocabulary, pair_limit: int = PAIR_LIMIT) -> Witness:
         cluster.externals.append(External(ip))
     blocks = sorted({_network(i) for i in v.intervals}, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
     named = {(proto, n): name for (name, proto), n in numbers.items()}
-    return Witness(cluster, port_intervals(v.port_ranges, named), blocks)
+    return Witness(cluster, port_intervals(v.port_ranges, named), blocks, frozenset(cluster.namespaces) - set(extra))
 
 
 def _network(interval: tuple[int, int, int]):
@@ -393,7 +397,7 @@ def _network(interval: tuple[int, int, int]):
     return nets[0] if len(nets) == 1 else ipaddress.ip_network(f"{cls(first)}/{cls(first).max_prefixlen}")
 
 
-def describe_endpoint(ep, cluster: Cluster, blocks) -> str:
+def describe_endpoint(ep, cluster: Cluster, blocks, made_up=frozenset()) -> str:
     """A witness endpoint in .seg words: `ns/{labels}`, `{ns labels}/{labels}`
     for a made-up namespace, or `ADDRESS (in BLOCK)`."""
     if isinstance(ep, Pod):
@@ -401,7 +405,7 @@ def describe_endpoint(ep, cluster: Cluster, blocks) -> str:
         pods = "{" + labels + "}" if labels else "{no labels}"
         if len(ep.labels) == 1 and "app" in ep.labels and ep.labels["app"]:
             pods = ep.labels["app"]
-        return f"{describe_namespace(cluster, ep.namespace)}/{pods}"
+        return f"{describe_namespace(cluster, ep.namespace, made_up)}/{pods}"
     ip = ipaddress.ip_address(ep.ip)
     inside = [b for b in blocks if b.version == ip.version and ip in b]
     if not inside:
@@ -410,10 +414,10 @@ def describe_endpoint(ep, cluster: Cluster, blocks) -> str:
     return f"{ep.ip} (in {best})"
 
 
-def describe_namespace(cluster: Cluster, name: str) -> str:
+def describe_namespace(cluster: Cluster, name: str, made_up=frozenset()) -> str:
     """A named namespace by name; a made-up one (``witness-N``) by its labels."""
     labels = {k: v for k, v in cluster.namespace(name).labels.items() if k != NAME_LABEL}
-    if not name.startswith("witness-"):
+    if name not in made_up:
         return name
     if not labels:
         return "{other namespace}"
