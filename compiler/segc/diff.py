@@ -222,26 +222,21 @@ def diff_sides(old: Side, new: Side, cluster: Cluster | None = None) -> Diff:
     endpoints = cluster.endpoints()
     probes = [iv.probe for iv in intervals]
     evaluators = K8sEvaluator(old.policies, cluster), K8sEvaluator(new.policies, cluster)
-    m_old, m_new = (ev.matrix(endpoints, endpoints, probes) for ev in evaluators)
+    # A verdict is egress(s) and ingress(d); egress depends only on the policies
+    # of the source's namespace, ingress on those of the destination's. So only
+    # connections from or to a namespace whose policies differ can change.
+    changed = _changed_namespaces(old.policies, new.policies)
+    touched = [ep for ep in endpoints if isinstance(ep, Pod) and ep.namespace in changed]
+    rest = [ep for ep in endpoints if not (isinstance(ep, Pod) and ep.namespace in changed)]
     # On a witness, s -> s stands for two distinct pods of the same shape
     # (evaluators look only at labels and addresses); on a real cluster a pod
     # is not probed against itself.
     skip_self = wit is None
-    changes = []
-    for iv in intervals:
-        rows_old, rows_new = m_old[iv.probe], m_new[iv.probe]
-        # Sources of one class share one row object: compare each pair of rows once.
-        differing: dict[tuple[int, int], list[int]] = {}
-        for i, s in enumerate(endpoints):
-            a, b = rows_old[i], rows_new[i]
-            key = (id(a), id(b))
-            cols = differing.get(key)
-            if cols is None:
-                cols = differing[key] = [] if a == b else [j for j, (x, y) in enumerate(zip(a, b)) if x != y]
-            for j in cols:
-                d = endpoints[j]
-                if not (skip_self and s is d):
-                    changes.append(Change("opened" if b[j] else "closed", s, d, iv))
+    changes: list[Change] = []
+    if touched:
+        for sources, destinations in ((endpoints, touched), (touched, rest)):
+            if sources and destinations:
+                _compare(evaluators, sources, destinations, intervals, probes, skip_self, changes)
     blocks = wit.blocks if wit else sorted({witness._network(i) for i in vocab.intervals}, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
 
     def describe(ep) -> str:
@@ -253,13 +248,46 @@ def diff_sides(old: Side, new: Side, cluster: Cluster | None = None) -> Diff:
     return Diff(old, new, cluster, wit, changes, entries)
 
 
+def _changed_namespaces(old: list[dict], new: list[dict]) -> set[str]:
+    """Namespaces whose NetworkPolicy specs differ (names and annotations aside)."""
+    import json
+
+    def by_ns(policies):
+        out: dict[str, list[str]] = {}
+        for p in policies:
+            ns = str((p.get("metadata") or {}).get("namespace") or "default")
+            out.setdefault(ns, []).append(json.dumps(p.get("spec"), sort_keys=True, default=str))
+        return {ns: sorted(specs) for ns, specs in out.items()}
+
+    a, b = by_ns(old), by_ns(new)
+    return {ns for ns in set(a) | set(b) if a.get(ns) != b.get(ns)}
+
+
+def _compare(evaluators, sources, destinations, intervals, probes, skip_self, changes) -> None:
+    m_old, m_new = (ev.matrix(sources, destinations, probes) for ev in evaluators)
+    for iv in intervals:
+        rows_old, rows_new = m_old[iv.probe], m_new[iv.probe]
+        # Sources of one class share one row object: compare each pair of rows once.
+        differing: dict[tuple[int, int], list[int]] = {}
+        for i, s in enumerate(sources):
+            a, b = rows_old[i], rows_new[i]
+            key = (id(a), id(b))
+            cols = differing.get(key)
+            if cols is None:
+                cols = differing[key] = [] if a == b else [j for j, (x, y) in enumerate(zip(a, b)) if x != y]
+            for j in cols:
+                d = destinations[j]
+                if not (skip_self and s is d):
+                    changes.append(Change("opened" if b[j] else "closed", s, d, iv))
+
+
 def _entries(changes, describe, old, new, evaluators, cluster) -> list[Entry]:
     grouped: dict[tuple, list[Change]] = {}
     for c in changes:
         grouped.setdefault((c.kind, describe(c.src), describe(c.dst)), []).append(c)
     out = []
     for (kind, s, d), items in grouped.items():
-        first = items[0]
+        first = min(items, key=lambda c: (c.ports.protocol, c.ports.start))
         causes = _causes(first, old, new, evaluators, cluster, describe)
         out.append(Entry(kind, s, d, sorted({c.ports for c in items}, key=lambda p: (p.protocol, p.start)), causes))
     out.sort(key=lambda e: (e.kind != "opened", e.src, e.dst, [(p.protocol, p.start) for p in e.ports]))
