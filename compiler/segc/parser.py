@@ -129,6 +129,21 @@ def _cidr_problem(text: str) -> str:
     return f"the prefix length /{plen} is longer than {bits} bits" if plen.isdigit() and int(plen) > bits else f"{text!r} is not ADDRESS/PREFIX-LENGTH"
 
 
+_HEX_GROUP = re.compile(r"[0-9A-Fa-f]{1,4}")
+
+
+def _looks_like_ipv6(name: str, ports) -> bool:
+    """``2001:db8``: a four-digit hex group with a decimal digit, then one named port that is a hex group."""
+    return (
+        len(name) == 4 and bool(_HEX_GROUP.fullmatch(name))
+        and any(c.isdigit() for c in name)
+        and ports is not None
+        and len(ports) == 1
+        and bool(ports[0].name)
+        and bool(_HEX_GROUP.fullmatch(ports[0].name))
+    )
+
+
 class _ToIR(Transformer):
     """Builds syntax IR; records token-level problems in ``diags``."""
 
@@ -203,7 +218,12 @@ class _ToIR(Transformer):
     @v_args(meta=True)
     def target(self, meta, items):
         ports = items[1] if len(items) > 1 else None
-        return ir.Target(items[0], ports, self.span(meta))
+        endpoint = items[0]
+        if isinstance(endpoint, ir.NameRef) and _looks_like_ipv6(endpoint.name, ports):
+            # `2001:db8` would otherwise mean pods app=2001 on the named port db8.
+            text = f"{endpoint.name}:{ports[0].name}"
+            self.diags.error(self.span(meta), "SEG010", f"{text} looks like an IPv6 address without a prefix length", f"write an address block, e.g. {text}::/32")
+        return ir.Target(endpoint, ports, self.span(meta))
 
     @v_args(meta=True)
     def address_block(self, meta, items):

@@ -38,6 +38,7 @@ class Resolver:
         self.files = files
         self.diags = diags
         self.groups: dict[str, _Group] = {}
+        self.cyclic: set[str] = set()  # groups whose cycle is already reported
 
     # ---------------------------------------------------------------- groups
     def collect_groups(self) -> None:
@@ -92,8 +93,10 @@ class Resolver:
     def _expand(self, group: _Group, ns: str | None, ref: ir.NameRef, chain) -> tuple[ir.Peer, ir.Ports]:
         name = group.stmt.name
         if name in chain:
-            cycle = " -> ".join((*chain[chain.index(name):], name))
-            self.diags.error(group.stmt.span, "SEG043", f"group {name!r} is defined in terms of itself: {cycle}")
+            if name not in self.cyclic:
+                self.cyclic.add(name)
+                cycle = " -> ".join((*chain[chain.index(name):], name))
+                self.diags.error(group.stmt.span, "SEG043", f"group {name!r} is defined in terms of itself: {cycle}")
             raise _Unresolved
         target = group.stmt.target
         peer, inner_ports = self.endpoint(target.endpoint, group.namespace or ns, ref.span, (*chain, name))

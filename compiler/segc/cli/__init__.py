@@ -20,12 +20,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import build, check, reach
+    from . import build, check, fmt, reach
     from . import diff as diff_cmd
     from . import test as test_cmd
 
     cli.add_command(build.build)
     cli.add_command(check.check)
+    cli.add_command(fmt.fmt)
     cli.add_command(reach.reach)
     cli.add_command(diff_cmd.diff)
     cli.add_command(test_cmd.test)

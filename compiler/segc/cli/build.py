@@ -35,6 +35,9 @@ def build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s_
     paths, texts = read_inputs(files)
     collected = Stats()
     result = compile_paths(paths, texts, optimize=not no_optimize, k8s_version=k8s_version, stats=collected)
+    from .check import add_lint
+
+    add_lint(result, paths)
     print_diagnostics(result)
     if not result.ok:
         sys.exit(1)
