@@ -146,7 +146,7 @@ def _agrees_with_program(prog, run) -> None:
     for o in run.outcomes:
         e = o.expect
         srcs, dsts = intent._covered(e.src, run.cluster), intent._covered(e.dst, run.cluster)
-        numeric, named = intent._probes(e, srcs, dsts, run.witness.ports)
+        numeric, named = intent._probes(e, run.witness.ports)
         wrong = 0
         for s in srcs:
             for d in dsts:

@@ -54,7 +54,6 @@ class Run:
     cluster: Cluster
     evaluator: object
     witness: witness.Witness | None
-    diagnostics: list[Diagnostic]
 
     @property
     def failed(self) -> list[Outcome]:
@@ -74,8 +73,8 @@ def _covered(peer: ir.Peer, cluster: Cluster) -> list:
     return [p for p in cluster.pods if ns_selects(peer.ns, cluster.namespace(p.namespace)) and peer.pods.matches(p.labels)]
 
 
-def _probes(e: ir.Expect, srcs, dsts, intervals: list[witness.PortInterval]):
-    """Yield (numeric probes for matrix, named probes per pair)."""
+def _probes(e: ir.Expect, intervals: list[witness.PortInterval]):
+    """(the port intervals to probe, the named ports to resolve per destination pod)."""
     numeric: list[witness.PortInterval] = []
     named: list[ir.Port] = []
     if e.ports is None:
@@ -108,13 +107,12 @@ def check(program: ir.Program, policies: list[dict], cluster: Cluster | None = N
                 cluster.externals.append(External(ip))
     evaluator = K8sEvaluator(policies, cluster)
     skip_self = wit is None
-    diags = Collector()
     outcomes = []
     for e in sorted(program.expects, key=lambda x: x.span):
         outcome = Outcome(e)
         outcomes.append(outcome)
         srcs, dsts = _covered(e.src, cluster), _covered(e.dst, cluster)
-        numeric, named = _probes(e, srcs, dsts, intervals)
+        numeric, named = _probes(e, intervals)
         if numeric and srcs and dsts:
             m = evaluator.matrix(srcs, dsts, [iv.probe for iv in numeric])
             for iv in numeric:
@@ -136,8 +134,7 @@ def check(program: ir.Program, policies: list[dict], cluster: Cluster | None = N
                     outcome.probes += 1
                     if evaluator.allowed(s, d, number, p.protocol) != e.allowed:
                         _wrong(outcome, Probe(s, d, number, p.protocol, f"{p.protocol} {number} ({p.name})"))
-    run = Run(outcomes, cluster, evaluator, wit, diags.items)
-    return run
+    return Run(outcomes, cluster, evaluator, wit)
 
 
 def _wrong(outcome: Outcome, probe: Probe) -> None:
