@@ -219,6 +219,13 @@ def test_git_revision_side_with_imports(tmp_path, monkeypatch):
     assert "closed  webapp/api -> data/postgres  on TCP 5432" in result.output
     assert "old: HEAD:policies/app.seg:6:1: allow api -> db:5432  (allows it)" in result.output
     assert "no change in what is allowed" in segc("diff", "HEAD:policies/app.seg", "HEAD:policies/app.seg").output
+    # A directory of manifests at a revision, against the program they came from.
+    subprocess.run(["git", "stash", "-q"], check=True)
+    assert segc("build", "policies/app.seg", "-o", "out").exit_code == 0
+    subprocess.run(["git", "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "two"], check=True)
+    same = segc("diff", "HEAD:out", "HEAD~1:policies/app.seg")
+    assert same.exit_code == 0 and "no change in what is allowed" in same.output, same.output
     bad = segc("diff", "HEAD:nope.seg", "policies/app.seg")
     assert bad.exit_code == 1 and "no such .seg file at HEAD" in bad.output
 
