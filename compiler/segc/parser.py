@@ -196,6 +196,16 @@ class _ToIR(Transformer):
         return ir.AllowStmt(None, dst, self._text(meta), self.span(meta))
 
     @v_args(meta=True)
+    def expect_pair(self, meta, items):
+        src, dst, verdict = items
+        return ir.ExpectStmt(src, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
+    def expect_one(self, meta, items):
+        dst, verdict = items
+        return ir.ExpectStmt(None, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
     def group_stmt(self, meta, items):
         _kw, name, target = items
         return ir.GroupStmt(str(name), target, self.span(meta))
@@ -391,6 +401,7 @@ _WORDS = {
     "INGRESS": "'ingress'",
     "EGRESS": "'egress'",
     "GROUP_KW": "'group' or 'service'",
+    "VERDICT": "'allowed' or 'denied'",
     "$END": "the end of the file",
 }
 
@@ -505,10 +516,25 @@ def _syntax_error(err: UnexpectedInput, parser: Lark, file: str, diags: Collecto
         diags.error(span, "SEG001", f"unexpected {found}; expected {_describe(parser, expected)}", *notes)
     elif isinstance(err, UnexpectedCharacters):
         char = err.char
-        expected = _describe(parser, err.allowed) if err.allowed else "a statement"
+        allowed = (_accepted_after(parser, line_text, err.column) & set(err.allowed or ())) or err.allowed
+        expected = _describe(parser, allowed) if allowed else "a statement"
         diags.error(span, "SEG001", f"unexpected character {char!r}; expected {expected}")
     else:  # pragma: no cover - lark has no other kinds today
         diags.error(span, "SEG001", f"syntax error: {err}")
+
+
+def _accepted_after(parser: Lark, line_text: str, column: int) -> set[str]:
+    """What the parser itself accepts after the text before ``column``. The
+    lexer's own list merges look-aheads of LALR states that share a core
+    (`allow a -> b:80` and `expect a -> b:80 allowed` end in the same state)."""
+    if not line_text or not 0 < column <= len(line_text) + 1:
+        return set()
+    try:
+        ip = parser.parse_interactive(line_text[: column - 1])
+        ip.exhaust_lexer()
+        return set(ip.accepts())
+    except UnexpectedInput:
+        return set()
 
 
 def parse_text(text: str, file: str, diags: Collector) -> tuple[ir.Statement, ...]:

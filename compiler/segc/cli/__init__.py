@@ -21,6 +21,8 @@ def cli() -> None:
 
 def _register() -> None:
     from . import build, check, explain, fmt, graph, import_cmd, reach, report
+    from . import diff as diff_cmd
+    from . import test as test_cmd
 
     cli.add_command(build.build)
     cli.add_command(check.check)
@@ -37,6 +39,8 @@ def _register() -> None:
     cli.add_command(helm.helm_postrender)
     cli.add_command(helm.helm_plugin)
     cli.add_command(import_cmd.import_cmd)
+    cli.add_command(diff_cmd.diff)
+    cli.add_command(test_cmd.test)
 
 
 _register()
