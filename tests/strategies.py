@@ -139,3 +139,27 @@ def cluster(draw, max_pods_per_ns=3):
     for ip in draw(st.lists(st.sampled_from(EXTERNALS), unique=True, max_size=3)):
         c.externals.append(External(ip))
     return c
+
+
+# ------------------------------------------------------------------- denies
+
+DENY_PORTS = ["80", "443", "5432", "53/udp", "8000-8100", "8050", "http", "80/sctp", "8080,8443/tcp"]
+
+
+@st.composite
+def deny_statement(draw):
+    """`deny SRC -> DST[:PORTS]` or `deny DST[:PORTS]`, over the same vocabulary as allows."""
+    ep = draw(endpoint())
+    dst = f"{ep}:{draw(st.sampled_from(DENY_PORTS))}" if draw(st.booleans()) else ep
+    if draw(st.booleans()):
+        return f"deny {dst}"
+    return f"deny {draw(endpoint())} -> {dst}"
+
+
+@st.composite
+def program_with_denies(draw, max_statements=10):
+    """A program mixing allows, deny-all forms and 1-3 denies (anywhere, any order)."""
+    lines = draw(program(max_statements)).splitlines()
+    for _ in range(draw(st.integers(1, 3))):
+        lines.insert(draw(st.integers(1, len(lines))), draw(deny_statement()))
+    return "\n".join(lines) + "\n"

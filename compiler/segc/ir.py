@@ -233,6 +233,16 @@ class AllowStmt:
 
 
 @dataclass(frozen=True)
+class DenyStmt:
+    """``deny SRC -> DST[:PORTS]``; wins over every allow (docs/semantics.md, "Deny")."""
+
+    src: SyntaxEndpoint | None  # None: the one-endpoint form, source ``*``
+    dst: Target
+    text: str = field(default="", compare=False, hash=False)
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class GroupStmt:
     name: str
     target: Target
@@ -245,7 +255,7 @@ class ImportStmt:
     span: Span = _span()
 
 
-Statement = Union[NamespaceStmt, DenyAllStmt, AllowStmt, GroupStmt, ImportStmt]
+Statement = Union[NamespaceStmt, DenyAllStmt, AllowStmt, DenyStmt, GroupStmt, ImportStmt]
 
 
 @dataclass(frozen=True)
@@ -344,6 +354,20 @@ class Allow:
 
 
 @dataclass(frozen=True)
+class Deny:
+    """A connection this matches is never allowed, whatever the allows say."""
+
+    src: Peer
+    dst: Peer
+    ports: Ports
+    text: str = field(default="", compare=False, hash=False)
+    span: Span = _span()
+
+    def to_seg(self) -> str:
+        return f"deny {self.src.to_seg()} -> {self.dst.to_seg()}{ports_to_seg(self.ports)}"
+
+
+@dataclass(frozen=True)
 class DenyAll:
     namespace: str
     ingress: bool
@@ -358,6 +382,7 @@ class Program:
     managed: frozenset[str]
     deny_alls: tuple[DenyAll, ...]
     allows: tuple[Allow, ...]
+    denies: tuple[Deny, ...] = ()
 
     def ingress_denied(self, ns: str) -> bool:
         return any(d.ingress and d.namespace == ns for d in self.deny_alls)

@@ -126,6 +126,7 @@ class Resolver:
         managed: set[str] = set()
         deny_alls: list[ir.DenyAll] = []
         allows: list[ir.Allow] = []
+        denies: list[ir.Deny] = []
         for f in self.files:
             current: str | None = None
             for st in f.statements:
@@ -139,14 +140,17 @@ class Resolver:
                         deny_alls.append(ir.DenyAll(ns, st.ingress, st.egress, st.span))
                     elif isinstance(st, ir.AllowStmt):
                         allows.append(self._allow(st, current))
+                    elif isinstance(st, ir.DenyStmt):
+                        a = self._allow(st, current)
+                        denies.append(ir.Deny(a.src, a.dst, a.ports, a.text, a.span))
                     elif isinstance(st, ir.GroupStmt) and not f.stdlib:
                         # Resolve once at the definition to report problems there.
                         self.endpoint(st.target.endpoint, current or _PLACEHOLDER_NS, st.span, (st.name,))
                 except _Unresolved:
                     continue
-        return ir.Program(frozenset(managed), tuple(deny_alls), tuple(allows))
+        return ir.Program(frozenset(managed), tuple(deny_alls), tuple(allows), tuple(denies))
 
-    def _allow(self, st: ir.AllowStmt, current: str | None) -> ir.Allow:
+    def _allow(self, st: ir.AllowStmt | ir.DenyStmt, current: str | None) -> ir.Allow:
         if st.src is None:
             src: ir.Peer = ir.PodPeer(ir.NsNamed(self._current(current, st.span)), ir.Selector())
         else:
