@@ -203,3 +203,10 @@ def test_a_deny_falls_back_to_the_source_egress():
     assert result.ok, result.diagnostics
     out = stream(result.policies)
     assert "batch" in out and "10.0.0.0/8" in out
+
+
+def test_a_deny_that_withdraws_nothing_is_warned_about():
+    result = build("namespace app\ndeny-all\nallow api -> db:5432\ndeny batch -> db\n")
+    assert result.ok
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("SEG140", 4)]
+    assert not build("namespace app\ndeny-all\nallow * -> db:5432\ndeny batch -> db\n").diagnostics

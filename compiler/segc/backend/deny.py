@@ -25,7 +25,8 @@ What has no exact form is refused (docs/semantics.md lists each case):
 SEG080 a deny between two address blocks; SEG081 a near end outside the managed
 namespaces; SEG082 pods named by labels that an address block would still admit;
 SEG083 named ports that cannot be subtracted; SEG084 a complement too large;
-SEG085 port ranges before Kubernetes 1.25.
+SEG085 port ranges before Kubernetes 1.25. A deny that withdraws nothing is
+warned about (SEG140).
 """
 
 from __future__ import annotations
@@ -420,7 +421,15 @@ def eliminate(policies: PolicySet, denies, managed, diags: Collector, pointer_of
         refusals = []
         for direction in sides:
             try:
+                done = cost.split + cost.isolated
                 current = enforce(tuple(current), deny, direction, managed, pointer, k8s_version, cost)
+                if cost.split + cost.isolated == done:
+                    diags.warning(
+                        first.span,
+                        "SEG140",
+                        "this deny has no effect: no allow grants what it denies",
+                        "remove it, or check its endpoints and ports",
+                    )
                 break
             except Refusal as r:
                 refusals.append((direction, r))
