@@ -204,6 +204,8 @@ class _ToIR(Transformer):
     def expect_one(self, meta, items):
         dst, verdict = items
         return ir.ExpectStmt(None, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
     def deny_pair(self, meta, items):
         src, dst = items
         return ir.DenyStmt(src, dst, self._text(meta), self.span(meta))
