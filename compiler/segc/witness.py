@@ -133,7 +133,9 @@ def from_program(program: ir.Program, with_expects: bool = True) -> Vocabulary:
     v.namespaces |= {d.namespace for d in program.deny_alls}
     for d in program.deny_alls:
         v.pod_exprs.add((NsScope("name", d.namespace), ()))
-    items = list(program.allows) + (list(program.expects) if with_expects else [])
+    # Denies cut shapes out of what allows grant: their selectors, blocks and
+    # ports need pods, addresses and port intervals on both sides of the cut.
+    items = list(program.allows) + list(program.denies) + (list(program.expects) if with_expects else [])
     for a in items:
         _add_ir_peer(v, a.src)
         _add_ir_peer(v, a.dst)
