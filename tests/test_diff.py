@@ -124,6 +124,9 @@ def _witness_changes_are_exact(old_text, new_text):
                 assert reported.get((id(s), id(t), iv)) == want
     for e in d.entries:
         assert e.causes  # every change names a reason
+        for c in e.causes:
+            # a deny is cited only on the side that denies the change, and only a deny statement
+            assert c.role != "denies" or (c.text.startswith("deny ") and c.side == ("old" if e.kind == "opened" else "new"))
 
 
 def _without_denies(text: str) -> str:
@@ -299,3 +302,29 @@ def test_a_yaml_side_is_explained_by_its_policies(pair):
     # evaluator 2's explanation, with witness pods named by their labels
     assert "    old: denied: src webapp/frontend is egress-isolated by webapp/" in result.output
     assert "pod-" not in result.output
+
+
+def test_a_deny_is_cited_as_the_cause_in_every_format(tmp_path, monkeypatch):
+    """Adding `deny {tier=batch} -> postgres` (examples/batch-jobs) closes the
+    batch jobs' paths to postgres; removing it opens them. Both ways the deny
+    statement is the cause, in text, md and json."""
+    monkeypatch.chdir(tmp_path)
+    example = open(os.path.join(ROOT, "examples", "batch-jobs", "batch-jobs.seg")).read()
+    lines = example.splitlines()
+    deny_line = next(i for i, line in enumerate(lines, 1) if line.startswith("deny "))
+    (tmp_path / "with.seg").write_text(example)
+    (tmp_path / "without.seg").write_text("\n".join(line for line in lines if not line.startswith("deny ")) + "\n")
+    cause = f"with.seg:{deny_line}:1: deny {{tier=batch}} -> postgres  (denies it, whatever else is allowed)"
+    closed = segc("diff", "without.seg", "with.seg")
+    assert closed.exit_code == 0, closed.output
+    assert "0 opened" in closed.output.splitlines()[0]
+    assert "closed  shop/{tier=batch} -> shop/postgres  on SCTP every port, TCP every port, UDP every port" in closed.output
+    assert f"    new: {cause}" in closed.output
+    opened = segc("diff", "with.seg", "without.seg")
+    assert "opened  shop/{tier=batch} -> shop/postgres" in opened.output and f"    old: {cause}" in opened.output
+    data = json.loads(segc("diff", "without.seg", "with.seg", "--format", "json").output)
+    assert data["closed"] and not data["opened"]
+    for e in data["closed"]:
+        assert {"side": "new", "role": "denies", "text": "deny {tier=batch} -> postgres", "file": "with.seg", "line": deny_line, "column": 1} in e["because"]
+    md = segc("diff", "without.seg", "with.seg", "--format", "md").output
+    assert f"new `with.seg:{deny_line}:1` denies it, whatever is allowed: `deny {{tier=batch}} -> postgres`" in md

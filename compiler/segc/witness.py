@@ -3,7 +3,8 @@
 `segc test` (without ``--cluster``) and the symbolic `segc diff` need a
 cluster to evaluate on. A witness cluster holds, for the selectors, names
 and address blocks of one or more sides (programs or NetworkPolicy sets),
-representative namespaces, pods and outside addresses. docs/testing.md
+representative namespaces, pods and outside addresses (a program's words
+are those of its allows, its denies and its expectations). docs/testing.md
 ("The witness cluster") states the construction; this module follows it:
 
 * **Namespaces**: every namespace named anywhere (managed namespaces,
