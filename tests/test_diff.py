@@ -24,10 +24,11 @@ from segc.cli import cli
 from segc.compile import compile_paths
 from segc.seg_eval import SegEvaluator
 from example_names import NAMES
-from strategies import PROBE_PORTS, cluster, program
+from strategies import PROBE_PORTS, cluster, program, program_with_denies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFUSALS = {"SEG060", "SEG061"}
+DENY_REFUSALS = {"SEG080", "SEG081", "SEG082", "SEG083", "SEG084", "SEG085"}
 # The two exhaustive checks below probe every endpoint pair on every port
 # interval; a third of the profile's examples keeps the suite fast (the deep
 # profile still runs thousands).
@@ -37,7 +38,7 @@ HEAVY = settings(max_examples=max(30, settings().max_examples // 3))
 def side(text: str, name: str = "p.seg") -> segdiff.Side | None:
     result = compile_paths([name], {name: text})
     if not result.ok:
-        assert {d.code for d in result.diagnostics if d.severity == "error"} <= REFUSALS, result.diagnostics
+        assert {d.code for d in result.diagnostics if d.severity == "error"} <= REFUSALS | DENY_REFUSALS, result.diagnostics
         return None
     return segdiff._from_seg(segdiff.Side(name), result)
 
@@ -63,6 +64,17 @@ def _lookup(reported, s, dst, port, proto):
 @HEAVY
 @given(program(), program(), cluster())
 def test_opened_iff_new_allows_and_old_does_not(old_text, new_text, c):
+    _opened_iff_new_allows(old_text, new_text, c)
+
+
+@HEAVY
+@given(program_with_denies(), st.one_of(program(), program_with_denies()), cluster())
+def test_opened_iff_new_allows_and_old_does_not_with_denies(old_text, new_text, c):
+    _opened_iff_new_allows(old_text, new_text, c)
+    _opened_iff_new_allows(new_text, old_text, c)
+
+
+def _opened_iff_new_allows(old_text, new_text, c):
     note(old_text)
     note(new_text)
     old, new = side(old_text, "old.seg"), side(new_text, "new.seg")
@@ -85,6 +97,19 @@ def test_opened_iff_new_allows_and_old_does_not(old_text, new_text, c):
 @given(program(), program())
 def test_witness_changes_are_exactly_the_differences_on_the_witness(old_text, new_text):
     """Symbolic mode: checked with evaluator 1 on every witness endpoint pair and port interval."""
+    _witness_changes_are_exact(old_text, new_text)
+
+
+@HEAVY
+@given(program_with_denies(), st.one_of(program(), program_with_denies()))
+def test_witness_changes_are_exact_with_denies(old_text, new_text):
+    _witness_changes_are_exact(old_text, new_text)
+    _witness_changes_are_exact(new_text, old_text)
+
+
+def _witness_changes_are_exact(old_text, new_text):
+    note(old_text)
+    note(new_text)
     old, new = side(old_text, "old.seg"), side(new_text, "new.seg")
     if old is None or new is None:
         return
@@ -99,9 +124,39 @@ def test_witness_changes_are_exactly_the_differences_on_the_witness(old_text, ne
                 assert reported.get((id(s), id(t), iv)) == want
     for e in d.entries:
         assert e.causes  # every change names a reason
+        for c in e.causes:
+            # a deny is cited only on the side that denies the change, and only a deny statement
+            assert c.role != "denies" or (c.text.startswith("deny ") and c.side == ("old" if e.kind == "opened" else "new"))
 
 
-@given(program())
+def _without_denies(text: str) -> str:
+    return "".join(line + "\n" for line in text.splitlines() if not line.startswith("deny "))
+
+
+@HEAVY
+@given(program_with_denies(), cluster())
+def test_the_witness_sees_what_a_deny_cuts_out(text, c):
+    """Dropping the denies changes the meaning on some random cluster only if
+    the symbolic diff (on the witness of both sides) reports a change: the
+    witness holds pods and ports on both sides of every deny's cut."""
+    note(text)
+    with_denies, without = side(text, "new.seg"), side(_without_denies(text), "old.seg")
+    if with_denies is None or without is None:
+        return
+    ev_a, ev_b = SegEvaluator(without.program, c), SegEvaluator(with_denies.program, c)
+    differs = any(
+        ev_a.allowed(s, t, port, proto) != ev_b.allowed(s, t, port, proto)
+        for s in c.endpoints()
+        for t in c.endpoints()
+        if s is not t
+        for port, proto in PROBE_PORTS
+    )
+    if differs:
+        d = segdiff.diff_sides(without, with_denies)
+        assert d.closed and not d.opened
+
+
+@given(st.one_of(program(), program_with_denies()))
 def test_diff_of_a_program_with_itself_is_empty(text):
     a, b = side(text, "a.seg"), side(text, "b.seg")
     if a is None:
@@ -252,3 +307,29 @@ def test_a_yaml_side_is_explained_by_its_policies(pair):
     # evaluator 2's explanation, with witness pods named by their labels
     assert "    old: denied: src webapp/frontend is egress-isolated by webapp/" in result.output
     assert "pod-" not in result.output
+
+
+def test_a_deny_is_cited_as_the_cause_in_every_format(tmp_path, monkeypatch):
+    """Adding `deny {tier=batch} -> postgres` (examples/batch-jobs) closes the
+    batch jobs' paths to postgres; removing it opens them. Both ways the deny
+    statement is the cause, in text, md and json."""
+    monkeypatch.chdir(tmp_path)
+    example = open(os.path.join(ROOT, "examples", "batch-jobs", "batch-jobs.seg")).read()
+    lines = example.splitlines()
+    deny_line = next(i for i, line in enumerate(lines, 1) if line.startswith("deny "))
+    (tmp_path / "with.seg").write_text(example)
+    (tmp_path / "without.seg").write_text("\n".join(line for line in lines if not line.startswith("deny ")) + "\n")
+    cause = f"with.seg:{deny_line}:1: deny {{tier=batch}} -> postgres  (denies it, whatever else is allowed)"
+    closed = segc("diff", "without.seg", "with.seg")
+    assert closed.exit_code == 0, closed.output
+    assert "0 opened" in closed.output.splitlines()[0]
+    assert "closed  shop/{tier=batch} -> shop/postgres  on SCTP every port, TCP every port, UDP every port" in closed.output
+    assert f"    new: {cause}" in closed.output
+    opened = segc("diff", "with.seg", "without.seg")
+    assert "opened  shop/{tier=batch} -> shop/postgres" in opened.output and f"    old: {cause}" in opened.output
+    data = json.loads(segc("diff", "without.seg", "with.seg", "--format", "json").output)
+    assert data["closed"] and not data["opened"]
+    for e in data["closed"]:
+        assert {"side": "new", "role": "denies", "text": "deny {tier=batch} -> postgres", "file": "with.seg", "line": deny_line, "column": 1} in e["because"]
+    md = segc("diff", "without.seg", "with.seg", "--format", "md").output
+    assert f"new `with.seg:{deny_line}:1` denies it, whatever is allowed: `deny {{tier=batch}} -> postgres`" in md

@@ -24,7 +24,9 @@ import strategies as gen
 from segc.cli import cli
 from segc.compile import compile_paths
 from segc.explain import (
+    DENIES_TITLE,
     DIRECTIONS,
+    add_denies,
     compile_policies,
     explain_policies,
     explain_workload,
@@ -36,6 +38,7 @@ from segc.explain import (
     workloads,
 )
 from segc.k8s_eval import K8sEvaluator, policies_from_objects
+from segc.seg_eval import SegEvaluator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A third of the profile's examples (ci: 100, deep: 3,333): each example compiles
@@ -77,7 +80,12 @@ def test_seg_and_its_expected_yaml_explain_the_same(example):
     assert code == 0, from_seg
     code, from_yaml = run("explain", os.path.join(example, "expected"))
     assert code == 0, from_yaml
-    assert from_seg == from_yaml
+    # A .seg program's denies add sentences of their own ("... (deny at FILE:LINE:COL).");
+    # the rest is the same text, read from the same policies.
+    deny_lines = [line for line in from_seg.splitlines() if "deny at " in line]
+    assert "\n".join(line for line in from_seg.splitlines() if "deny at " not in line) == from_yaml.rstrip("\n")
+    assert bool(deny_lines) == any(line.startswith("deny ") for f in seg_files(example) for line in open(f))
+    assert "deny at " not in from_yaml
     assert from_seg.strip()
 
 
@@ -166,10 +174,13 @@ def test_output_is_deterministic_under_reordering(tmp_path):
 # ------------------------------------------------------------ every phrase
 
 
-def assert_every_rule_is_explained(policy_dicts: list[dict]) -> None:
-    """Every peer and port of every rule appears in each workload it applies to."""
+def assert_every_rule_is_explained(policy_dicts: list[dict], program=None) -> None:
+    """Every peer and port of every rule appears in each workload it applies to
+    (with ``program``: also when its denies are added)."""
     policies = compile_policies(copy.deepcopy(policy_dicts))
-    text = render_text(explain_policies(copy.deepcopy(policy_dicts)))
+    explanations = explain_policies(copy.deepcopy(policy_dicts))
+    denied = add_denies(explanations, program) if program is not None else []
+    text = render_text(explanations, denied)
     by_title = sections(text)
     for ns, sel in workloads(policies):
         w = explain_workload(policies, ns, sel)
@@ -236,6 +247,67 @@ def test_random_programs_are_explained_completely_and_soundly(text, cluster):
                 assert w.directions[direction].isolated == isolated
 
 
+@LIGHT
+@given(gen.program_with_denies(), gen.cluster())
+def test_denies_are_explained_on_the_pods_they_protect(text, cluster):
+    """With a program's denies: every rule is still explained; every deny is
+    said somewhere; an unqualified deny sentence on a workload holds for every
+    pod of it (the deny chooses each of them at that end); and every pod a deny
+    chooses at an end, in a workload's namespace and selector, reads that deny
+    (qualified or not) in the workload's entry."""
+    result = compile_paths(["prog.seg"], {"prog.seg": text})
+    if not result.ok or not result.policies:
+        return
+    prog = result.program
+    assert_every_rule_is_explained(result.policies, prog)
+    explanations = explain_policies(copy.deepcopy(result.policies))
+    denied = add_denies(explanations, prog)
+    everything = render_text(explanations, denied)
+    for x in prog.denies:
+        assert f"deny at {x.span}" in everything, (x.to_seg(), everything)
+    seg = SegEvaluator(prog, cluster)
+    for w in explanations:
+        pods = [p for p in cluster.pods if p.namespace == w.namespace and w.selector.matches(p.labels)]
+        for x in prog.denies:
+            for phrase, near in (("never accepts", x.dst), ("never connects", x.src)):
+                said = [line for line in w.denies if phrase in line.lower() and line.endswith(f"deny at {x.span}).")]
+                chosen = [p for p in pods if seg.selects(near, p)]
+                if chosen:
+                    assert said, (w.title, x.to_seg(), phrase)
+                if any(line.startswith("Never") for line in said):
+                    assert chosen == pods, (w.title, x.to_seg(), phrase)
+
+
+def test_batch_jobs_explain_their_deny():
+    path = os.path.join(ROOT, "examples", "batch-jobs", "batch-jobs.seg")
+    code, out = run("explain", path)
+    assert code == 0, out
+    s = sections(out)
+
+    def said(section: str, sentence: str) -> bool:
+        # the file is named as the compiler names it (relative to the working directory when below it)
+        return any(line.startswith(sentence + " (deny at ") and line.endswith("batch-jobs.seg:34:1).") for line in s[section].splitlines())
+
+    assert said("postgres (app=postgres in shop)", "Never accepts any port from pods labelled tier=batch in shop, whatever else is allowed")
+    assert said("web (app=web in shop)", "If labelled tier=batch: never connects to postgres pods in shop on any port, whatever else is allowed")
+    assert not any("never accepts" in line.lower() for line in s["web (app=web in shop)"].splitlines())
+    code, md = run("explain", "--format", "md", path)
+    assert "- Never accepts any port from pods labelled tier=batch in shop, whatever else is allowed (deny at " in md
+    metadata = os.path.join(ROOT, "examples", "metadata-endpoint", "metadata-endpoint.seg")
+    code, out = run("explain", metadata)
+    assert "Never connects to 169.254.169.254 on any port, whatever an address block allows (pods allowed by their labels are not affected; deny at" in sections(out)["all pods in ci"]
+
+
+def test_denies_beside_yaml_are_not_claimed(tmp_path):
+    """A deny wins over its program's allows, not over YAML explained beside it."""
+    seg = "namespace shop\nallow * -> *\ndeny {tier=batch} -> postgres\n"
+    code, out = run("explain", "-", HANDWRITTEN, input=seg)
+    assert code == 0, out
+    assert "deny at" not in out
+    code, out = run("explain", "-", input=seg)
+    assert "deny at <stdin>:3:1" in out and DENIES_TITLE not in out
+
+
 @given(st.data())
 def test_implies_and_disjoint_are_sound_on_label_sets(data):
     """implies(a, b): every label set matching a matches b; disjoint: none matches both."""
@@ -260,3 +332,13 @@ def test_implies_and_disjoint_are_sound_on_label_sets(data):
         assert all(b.matches(l) for l in label_sets if a.matches(l))
     if disjoint(a, b):
         assert not any(a.matches(l) and b.matches(l) for l in label_sets)
+
+
+def test_a_deny_on_no_workload_is_still_said():
+    """Defensive: a deny whose pods no explained workload may hold is listed on its own."""
+    result = compile_paths(["p.seg"], {"p.seg": "namespace shop\nallow * -> *\ndeny {tier=batch} -> postgres:5432\n"})
+    assert result.ok, result.diagnostics
+    denied = add_denies([], result.program)
+    assert denied == ["From pods labelled tier=batch in shop to postgres pods in shop on TCP 5432 (deny at p.seg:3:1)."]
+    text = render_text([], denied)
+    assert sections(text) == {DENIES_TITLE: denied[0] + "\n"}

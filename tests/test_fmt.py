@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from segc.compile import compile_paths
 from segc.fmt import FormatError, format_text
 from segc.seg_eval import SegEvaluator
-from strategies import PROBE_PORTS, cluster, program
+from strategies import PROBE_PORTS, cluster, program, program_with_denies
 
 ROOT = Path(__file__).resolve().parent.parent
 SEGC = [str(Path(sys.executable).parent / "segc")]
@@ -74,6 +74,12 @@ CASES = [
     ("comments kept verbatim", "#top\n   #  indented   \nnamespace a\n", "#top\n#  indented\nnamespace a\n"),
     ("hash in a string", 'import "a#b.seg"  # real\n', 'import "a#b.seg"  # real\n'),
     ("deny-all", "deny-all   egress   in   x\n", "deny-all egress in x\n"),
+    (
+        "deny like allow: aligned, labels and ports sorted",
+        "namespace a\nallow  web->db:5432\ndeny {tier=batch,app=x}->db:5432/tcp,80\ndeny   api  ->  10.0.0.0/8 except 10.2.0.0/16,10.1.0.0/16 : 443\n",
+        "namespace a\nallow web                -> db:5432\ndeny {app=x, tier=batch} -> db:80,5432\ndeny api                 -> 10.0.0.0/8 except 10.1.0.0/16, 10.2.0.0/16:443\n",
+    ),
+    ("one-endpoint deny", "namespace a\ndeny   169.254.169.254/32 : 80/TCP , 53/udp,53\n", "namespace a\ndeny 169.254.169.254/32:53/tcp,80/tcp,53/udp\n"),
 ]
 
 
@@ -117,7 +123,15 @@ def _compile(text: str):
 
 @given(st.data(), cluster())
 def test_fmt_keeps_meaning_and_is_stable(data, c):
-    text = data.draw(program())
+    _keeps_meaning(data, data.draw(program()), c)
+
+
+@given(st.data(), cluster())
+def test_fmt_keeps_the_meaning_of_denies(data, c):
+    _keeps_meaning(data, data.draw(program_with_denies()), c)
+
+
+def _keeps_meaning(data, text, c):
     messy = data.draw(noisy(text))
     note(messy)
     out = format_text(messy, "p.seg")

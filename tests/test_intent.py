@@ -18,13 +18,13 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from example_names import NAMES
-from segc import intent, witness
+from segc import intent, ir, witness
 from segc.cli import cli
 from segc.cluster import Cluster, Namespace, Pod
 from segc.compile import compile_paths
 from segc.output import stream
 from segc.seg_eval import SegEvaluator
-from strategies import endpoint, program, target
+from strategies import endpoint, program, program_with_denies, target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_TESTS = sorted(glob.glob(os.path.join(ROOT, "examples", "*", "*.test.seg")))
@@ -170,11 +170,48 @@ def expectation(draw):
 
 @given(program(), st.lists(expectation(), min_size=1, max_size=4))
 def test_verdicts_are_the_programs_meaning_on_the_witness(text, expects):
+    _verdicts_are_the_programs_meaning(text, expects)
+
+
+@given(program_with_denies(), st.lists(expectation(), min_size=1, max_size=4))
+def test_verdicts_are_the_programs_meaning_with_denies(text, expects):
+    _verdicts_are_the_programs_meaning(text, expects)
+
+
+@given(program_with_denies())
+def test_an_expectation_of_each_deny_holds(text):
+    """`expect D denied` for each `deny D` of a program holds on its witness:
+    the witness has a pod for every shape the deny names, so the expectation
+    is probed (and found true) wherever the deny can be enforced."""
+    result = compile_paths(["p.seg"], {"p.seg": text})
+    if not result.ok:
+        return
+    # Only denies whose endpoints are all pods of the managed namespace are
+    # fully enforced (the others are enforced on the managed end only).
+    # A selector no pod can satisfy (`{a=x, a!=x}`) selects nothing, which a
+    # test reports as a failure of its own; such denies deny nothing.
+    ns = ir.NsNamed(next(iter(result.program.managed)))
+    local = [
+        x
+        for x in result.program.denies
+        if all(isinstance(p, ir.PodPeer) and p.ns == ns and witness.satisfy(witness._ir_reqs(p.pods)) is not None for p in (x.src, x.dst))
+    ]
+    if not local:
+        return
+    expects = [x.to_seg().replace("deny ", "expect ", 1) + " denied" for x in local]
+    note(text + "\n".join(expects))
+    checked = compile_paths(["p.seg"], {"p.seg": text + "\n".join(expects) + "\n"})
+    assert checked.ok, checked.diagnostics
+    run = intent.check(checked.program, checked.policies)
+    assert len(run.outcomes) == len(expects) and not run.failed, [(o.expect.text, o.wrong_count) for o in run.outcomes]
+
+
+def _verdicts_are_the_programs_meaning(text, expects):
     text = text + "\n".join(expects) + "\n"
     note(text)
     result = compile_paths(["p.seg"], {"p.seg": text})
     if not result.ok:
-        assert {d.code for d in result.diagnostics if d.severity == "error"} <= {"SEG060", "SEG061"}
+        assert {d.code for d in result.diagnostics if d.severity == "error"} <= {"SEG060", "SEG061", "SEG080", "SEG081", "SEG082", "SEG083", "SEG084", "SEG085"}
         return
     run = intent.check(result.program, result.policies)
     assert len(run.outcomes) == len(expects)

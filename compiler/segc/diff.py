@@ -157,7 +157,7 @@ class Change:
 @dataclass
 class Cause:
     side: str  # "old" | "new"
-    role: str  # "allows" | "isolates" | "why"
+    role: str  # "allows" | "isolates" | "denies" | "why"
     text: str
     span: ir.Span | None = None
 
@@ -336,7 +336,16 @@ def _causes(change: Change, old: Side, new: Side, evaluators, cluster, describe)
         from .seg_eval import SegEvaluator
 
         seg = SegEvaluator(side.program, cluster)
-        spans = _granting(seg, s, d, port, proto) if role == "allows" else _isolating(seg, s, d, port, proto)
+        if role == "isolates":
+            # A deny that matches wins over every allow: it is the reason, and
+            # the isolation behind it is beside the point.
+            denying_stmts = _denying(seg, s, d, port, proto)
+            if denying_stmts:
+                role, spans = "denies", denying_stmts
+            else:
+                spans = _isolating(seg, s, d, port, proto)
+        else:
+            spans = _granting(seg, s, d, port, proto)
         for span, text in spans:
             out.append(Cause(name, role, _line(side, span) or text, span))
     return out
@@ -355,6 +364,15 @@ def _granting(seg, s, d, port, proto):
         ingress = isinstance(d, Pod) and seg.ingress_isolated(d) and seg.selects(a.dst, d) and seg.covers(a.src, s)
         if egress or ingress:
             found.append((a.span, a.text or a.to_seg()))
+    return sorted(set(found))
+
+
+def _denying(seg, s, d, port, proto):
+    """The deny statements that match the connection (docs/semantics.md, "Deny")."""
+    found = []
+    for x in seg.program.denies:
+        if seg.covers(x.src, s) and seg.covers(x.dst, d) and seg.port_covered(x.ports, port, proto, d):
+            found.append((x.span, x.text or x.to_seg()))
     return sorted(set(found))
 
 
@@ -395,6 +413,13 @@ def _n(count: int, one: str, many: str = "") -> str:
     return f"{count} {one if count == 1 else many or one + 's'}"
 
 
+_TEXT_ROLES = {
+    "allows": "allows it",
+    "isolates": "isolates; nothing allows it",
+    "denies": "denies it, whatever else is allowed",
+}
+
+
 def render_text(diff: Diff) -> str:
     head = f"segc diff {diff.old.spec} {diff.new.spec}"
     if not diff.entries:
@@ -404,8 +429,7 @@ def render_text(diff: Diff) -> str:
         out.append(f"{e.kind}  {e.src} -> {e.dst}  on {e.ports_text()}")
         for c in e.causes:
             if c.span is not None:
-                role = "allows it" if c.role == "allows" else "isolates; nothing allows it"
-                out.append(f"    {c.side}: {c.span}: {c.text}  ({role})")
+                out.append(f"    {c.side}: {c.span}: {c.text}  ({_TEXT_ROLES[c.role]})")
             else:
                 out.append(f"    {c.side}: {c.text}")
     return "\n".join(out) + "\n"
@@ -462,7 +486,7 @@ def picture_graph(diff: Diff):
 def _md_cause(c: Cause) -> str:
     if c.span is None:
         return f"{c.side}: {_md(c.text)}"
-    role = "allows it" if c.role == "allows" else "isolates"
+    role = {"allows": "allows it", "isolates": "isolates", "denies": "denies it, whatever is allowed"}[c.role]
     return f"{c.side} `{c.span}` {role}: `{_md(c.text)}`"
 
 

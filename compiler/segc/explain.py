@@ -186,6 +186,7 @@ class WorkloadExplanation:
     directions: dict[str, DirectionExplanation]
     also: list[str] = field(default_factory=list)  # policies whose selectors may overlap (keys)
     notes: list[str] = field(default_factory=list)  # one sentence per policy in ``also``
+    denies: list[str] = field(default_factory=list)  # one sentence per deny of a .seg program protecting these pods
 
     @property
     def title(self) -> str:
@@ -317,20 +318,156 @@ def explain_policies(policy_dicts: list[dict]) -> list[WorkloadExplanation]:
 
 
 # --------------------------------------------------------------------------
+# Denies of a .seg program, in words
+# --------------------------------------------------------------------------
+
+DENIES_TITLE = "Denied whatever else is allowed"
+
+
+def _k8s_selector(sel) -> Selector:
+    """An ir.Selector as evaluator 2's Selector (every requirement an expression
+    but single-value In, which reads as ``key=value`` either way)."""
+    labels, exprs = [], []
+    for r in sel.requirements:
+        if r.op == "In" and len(r.values) == 1:
+            labels.append((r.key, r.values[0]))
+        else:
+            exprs.append((r.key, r.op, frozenset(r.values)))
+    return Selector(tuple(sorted(labels)), tuple(sorted(exprs, key=lambda e: (e[0], e[1], sorted(e[2])))))
+
+
+def _ns_selector(ns) -> Selector:
+    from . import ir
+
+    if isinstance(ns, ir.NsNamed):
+        return Selector(((NAME_LABEL, ns.name),))
+    if isinstance(ns, ir.NsAll):
+        return Selector()
+    return _k8s_selector(ns.selector)
+
+
+def _ir_peer_text(peer) -> str:
+    from . import ir
+
+    if isinstance(peer, ir.BlockPeer):
+        net = peer.net
+        if net.prefixlen == 0:
+            head = f"any IPv{net.version} address"
+        elif net.num_addresses == 1:
+            head = str(net.network_address)
+        else:
+            head = f"addresses in {net}"
+        if peer.excepts:
+            head += " except " + ", ".join(map(str, peer.excepts))
+        return head
+    return f"{pods_text(_k8s_selector(peer.pods))} {namespaces_text(_ns_selector(peer.ns), '')}"
+
+
+def _ir_ports_text(ports) -> str:
+    if ports is None:
+        return "any port"
+    out = []
+    for p in sorted(ports, key=lambda p: (p.protocol, bool(p.name), p.start, p.end, p.name)):
+        if p.name:
+            out.append(f"{p.protocol} port named {p.name}")
+        elif p.start == p.end:
+            out.append(f"{p.protocol} {p.start}")
+        elif (p.start, p.end) == (1, 65535):
+            out.append(f"every {p.protocol} port")
+        else:
+            out.append(f"{p.protocol} {p.start}-{p.end}")
+    return _join(list(dict.fromkeys(out)))
+
+
+def _deny_sentence(deny, direction: str) -> str:
+    """``Never accepts TCP 5432 from ...``: the deny as the pods at ``direction``'s end see it."""
+    from . import ir
+
+    far = deny.src if direction == "ingress" else deny.dst
+    ports = _ir_ports_text(deny.ports)
+    if direction == "ingress":
+        head = f"never accepts {ports} from {_ir_peer_text(far)}"
+    else:
+        head = f"never connects to {_ir_peer_text(far)} on {ports}"
+    if isinstance(far, ir.BlockPeer):
+        # docs/semantics.md, Deny: a block withdraws only what is granted by address.
+        return f"{head}, whatever an address block allows (pods allowed by their labels are not affected; deny at {deny.span})."
+    return f"{head}, whatever else is allowed (deny at {deny.span})."
+
+
+def _ns_condition(ns, namespace: str) -> str | None:
+    """"" when the deny's namespace part surely chooses ``namespace``, a
+    condition on its labels when that depends on them, None when it never does."""
+    from . import ir
+
+    if isinstance(ns, ir.NsNamed):
+        return "" if ns.name == namespace else None
+    if isinstance(ns, ir.NsAll):
+        return ""
+    sel = _k8s_selector(ns.selector)
+    if all(k == NAME_LABEL for k, _ in sel.match_labels) and all(e[0] == NAME_LABEL for e in sel.expressions):
+        return "" if sel.matches({NAME_LABEL: namespace}) else None
+    return f"its namespace is labelled {selector_text(sel)}"
+
+
+def add_denies(explanations: list[WorkloadExplanation], program) -> list[str]:
+    """Add a sentence per deny of ``program`` to each workload whose pods it
+    may choose at its source (egress) or destination (ingress), qualified when
+    it chooses only some of them. Returns the sentences of denies that choose
+    no workload's pods (shown under :data:`DENIES_TITLE`).
+
+    Only for programs explained alone: a deny wins over the program's allows,
+    not over NetworkPolicy YAML explained beside it.
+    """
+    from . import ir
+
+    leftover = []
+    for deny in sorted(program.denies, key=lambda d: (d.span, d.to_seg())):
+        placed = False
+        for direction, near in (("ingress", deny.dst), ("egress", deny.src)):
+            if not isinstance(near, ir.PodPeer):
+                continue
+            near_sel = _k8s_selector(near.pods)
+            for w in explanations:
+                ns_cond = _ns_condition(near.ns, w.namespace)
+                if ns_cond is None or disjoint(w.selector, near_sel):
+                    continue
+                conditions = [] if implies(w.selector, near_sel) else [f"labelled {selector_text(near_sel)}"]
+                conditions += [ns_cond] if ns_cond else []
+                sentence = _deny_sentence(deny, direction)
+                if conditions:
+                    sentence = f"If {' and '.join(conditions)}: {sentence}"
+                else:
+                    sentence = sentence[0].upper() + sentence[1:]
+                if sentence not in w.denies:
+                    w.denies.append(sentence)
+                placed = True
+        if not placed:
+            leftover.append(
+                f"From {_ir_peer_text(deny.src)} to {_ir_peer_text(deny.dst)} on {_ir_ports_text(deny.ports)} (deny at {deny.span})."
+            )
+    return leftover
+
+
+# --------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------
 
 
-def render_text(explanations: list[WorkloadExplanation]) -> str:
-    if not explanations:
+def render_text(explanations: list[WorkloadExplanation], denied: list[str] = ()) -> str:
+    if not explanations and not denied:
         return "No NetworkPolicy: every pod accepts and opens every connection.\n"
     out = []
     for w in explanations:
         out.append(w.title + ":")
-        for s in w.sentences():
+        for s in [*w.sentences(), *w.denies]:
             out.append("  " + s)
         for note in w.notes:
             out.append("  " + note)
+        out.append("")
+    if denied:
+        out.append(DENIES_TITLE + ":")
+        out += ["  " + s for s in denied]
         out.append("")
     return "\n".join(out)
 
@@ -341,18 +478,20 @@ def _md_escape(text: str) -> str:
     return text
 
 
-def render_md(explanations: list[WorkloadExplanation]) -> str:
-    if not explanations:
+def render_md(explanations: list[WorkloadExplanation], denied: list[str] = ()) -> str:
+    if not explanations and not denied:
         return "No NetworkPolicy: every pod accepts and opens every connection.\n"
     out = ["## What these policies allow", ""]
     for w in explanations:
         out.append(f"### {_md_escape(w.title)}")
         out.append("")
-        for s in w.sentences():
+        for s in [*w.sentences(), *w.denies]:
             out.append(f"- {_md_escape(s)}")
         for note in w.notes:
             out.append(f"- {_md_escape(note)}")
         out.append("")
+    if denied:
+        out += [f"### {DENIES_TITLE}", ""] + [f"- {_md_escape(s)}" for s in denied] + [""]
     return "\n".join(out)
 
 

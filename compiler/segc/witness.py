@@ -3,7 +3,8 @@
 `segc test` (without ``--cluster``) and the symbolic `segc diff` need a
 cluster to evaluate on. A witness cluster holds, for the selectors, names
 and address blocks of one or more sides (programs or NetworkPolicy sets),
-representative namespaces, pods and outside addresses. docs/testing.md
+representative namespaces, pods and outside addresses (a program's words
+are those of its allows, its denies and its expectations). docs/testing.md
 ("The witness cluster") states the construction; this module follows it:
 
 * **Namespaces**: every namespace named anywhere (managed namespaces,
@@ -133,7 +134,9 @@ def from_program(program: ir.Program, with_expects: bool = True) -> Vocabulary:
     v.namespaces |= {d.namespace for d in program.deny_alls}
     for d in program.deny_alls:
         v.pod_exprs.add((NsScope("name", d.namespace), ()))
-    items = list(program.allows) + (list(program.expects) if with_expects else [])
+    # Denies cut shapes out of what allows grant: their selectors, blocks and
+    # ports need pods, addresses and port intervals on both sides of the cut.
+    items = list(program.allows) + list(program.denies) + (list(program.expects) if with_expects else [])
     for a in items:
         _add_ir_peer(v, a.src)
         _add_ir_peer(v, a.dst)

@@ -14,7 +14,7 @@ from .common import print_diagnostics, read_inputs
 @click.option("--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True)
 def explain(files: tuple[str, ...], fmt: str) -> None:
     """Say in plain English what FILE... allow (.seg program or NetworkPolicy YAML files/directories)."""
-    from ..explain import InputError, explain_policies, load_inputs, render_md, render_text
+    from ..explain import InputError, add_denies, explain_policies, load_inputs, render_md, render_text
 
     paths, texts = read_inputs(files)
     try:
@@ -27,4 +27,8 @@ def explain(files: tuple[str, ...], fmt: str) -> None:
         if policies is None:
             sys.exit(1)
     explanations = explain_policies(policies)
-    click.echo(render_md(explanations) if fmt == "md" else render_text(explanations), nl=False)
+    denied: list[str] = []
+    if result is not None and len(policies) == len(result.policies or []):
+        # A .seg program alone: its denies, in words, on the pods they protect.
+        denied = add_denies(explanations, result.program)
+    click.echo(render_md(explanations, denied) if fmt == "md" else render_text(explanations, denied), nl=False)
