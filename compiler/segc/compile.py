@@ -70,7 +70,9 @@ def compile_paths(
     cost = DenyCost()
     if denies:
         before = naive
-        naive = eliminate_denies(naive, denies, result.program.managed, diags, lambda d: f"{namer(d.span.file)}: {d.text or d.to_seg()}", k8s_version, cost)
+        # Canonical order in, so which refusal a deny meets first never
+        # depends on statement order.
+        naive = eliminate_denies(canonical(naive), denies, result.program.managed, diags, lambda d: f"{namer(d.span.file)}: {d.text or d.to_seg()}", k8s_version, cost)
         if diags.has_errors:
             return result
     if stats is not None:
