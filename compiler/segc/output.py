@@ -42,7 +42,135 @@ _Dumper2.add_representer(str, _str)
 
 
 def to_yaml(obj) -> str:
+    """``obj`` as YAML: the fast emitter's text, or PyYAML's where it is unsure (the same bytes)."""
+    try:
+        return fast_yaml(obj)
+    except _Unsure:
+        return pyyaml_dump(obj)
+
+
+def pyyaml_dump(obj) -> str:
+    """The reference: what ``to_yaml`` must equal byte for byte."""
     return yaml.dump(obj, Dumper=_Dumper2, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+
+
+# ------------------------------------------------------------ fast emitter
+#
+# PyYAML spends most of its time in its pure-Python representer and resolver;
+# the policies use a few shapes only (nested mappings, lists of mappings or
+# scalars, short strings, integers, one literal block). ``fast_yaml`` writes
+# those shapes the way libyaml's block emitter does and raises ``_Unsure`` for
+# anything else, so ``to_yaml`` falls back to PyYAML for the whole document:
+# a string outside a conservative alphabet (unicode, spaces, quotes, leading
+# '-' or '.', control characters), a long key, a list inside a list, another
+# type. tests/test_output.py checks it against PyYAML on random documents.
+
+
+class _Unsure(Exception):
+    pass
+
+
+# Strings that libyaml writes plain unless the resolver reads them as another
+# type: no indicator character, no space, not starting with '-' or '.'; a ':'
+# (IPv6 addresses) only where a character other than a space follows it.
+_SIMPLE = re.compile(r"[A-Za-z0-9_/](?:[A-Za-z0-9_./-]|:(?!\Z))*\Z")
+# Lines of a literal block: printable ASCII, not starting or ending with a space.
+_LITERAL_LINE = re.compile(r"[!-~]([ -~]*[!-~])?\Z")
+_MAX_KEY = 100  # libyaml writes keys over 128 characters as complex keys; stay well below
+_resolver = yaml.resolver.Resolver()
+_scalars: dict[str, str] = {}
+
+
+def _scalar(value: str) -> str:
+    """A one-line string as libyaml writes it in block context (a key or a value)."""
+    out = _scalars.get(value)
+    if out is not None:
+        return out
+    if value == "":
+        out = "''"
+    elif not _SIMPLE.match(value):
+        raise _Unsure(value)
+    elif _NUMBER_LIKE.match(value):
+        out = '"' + value + '"'  # the style _str asks for
+    elif _resolver.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+        out = "'" + value + "'"  # plain would read as a bool, null, number...
+    else:
+        out = value
+    _scalars[value] = out
+    return out
+
+
+def _literal(value: str, indent: str) -> str:
+    """A multi-line string (``_str`` asks for ``|``) as a literal block at ``indent``."""
+    if not value.endswith("\n") or value.endswith("\n\n"):
+        raise _Unsure(value)  # would need a chomping indicator
+    lines = value[:-1].split("\n")
+    for line in lines:
+        if not _LITERAL_LINE.match(line):
+            raise _Unsure(value)
+    return " |\n" + "".join(indent + line + "\n" for line in lines)
+
+
+def _value(v, indent: str, out: list) -> None:
+    """What follows ``key:`` (or ``- `` before a scalar): a space and a scalar, or a block."""
+    t = type(v)
+    if t is str:
+        if "\n" in v:
+            out.append(_literal(v, indent + "  "))
+        else:
+            out.append(" " + _scalar(v) + "\n")
+    elif t is int:
+        out.append(f" {v}\n")
+    elif t is dict:
+        if not v:
+            out.append(" {}\n")
+        else:
+            out.append("\n")
+            _mapping(v, indent + "  ", indent + "  ", out)
+    elif t is list:
+        if not v:
+            out.append(" []\n")
+        else:
+            out.append("\n")
+            _sequence(v, indent, out)  # libyaml does not indent a list inside a mapping
+    else:
+        raise _Unsure(v)
+
+
+def _key(k) -> str:
+    if type(k) is not str or len(k) > _MAX_KEY or "\n" in k:
+        raise _Unsure(k)
+    return _scalar(k)
+
+
+def _mapping(m: dict, first: str, indent: str, out: list) -> None:
+    """A non-empty mapping whose first key follows ``first`` and the others ``indent``."""
+    prefix = first
+    for k, v in m.items():
+        out.append(prefix + _key(k) + ":")
+        _value(v, indent, out)
+        prefix = indent
+
+
+def _sequence(items: list, indent: str, out: list) -> None:
+    for item in items:
+        t = type(item)
+        if t is dict and item:
+            _mapping(item, indent + "- ", indent + "  ", out)
+        elif t is str and "\n" not in item or t is int or t is dict:
+            out.append(indent + "-")
+            _value(item, indent, out)
+        else:
+            raise _Unsure(item)
+
+
+def fast_yaml(obj) -> str:
+    """Raises ``_Unsure`` where it might differ from ``pyyaml_dump``."""
+    if type(obj) is not dict or not obj:
+        raise _Unsure(obj)
+    out: list[str] = []
+    _mapping(obj, "", "", out)
+    return "".join(out)
 
 
 def stream(policies: list[dict]) -> str:
