@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--namespaces", type=int, default=200)
     ap.add_argument("--services", type=int, default=25)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--no-gc", action="store_true", help="pause the cyclic garbage collector, as compile_paths does")
     args = ap.parse_args()
 
     from segc.backend.plan import plan
@@ -44,6 +45,7 @@ def main() -> None:
         best: dict[str, tuple[float, float]] = {}
         for _ in range(args.repeat):
             gc.collect()
+            gc.disable() if args.no_gc else None
             diags = Collector()
             data: dict = {}
             stages = [

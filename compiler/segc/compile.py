@@ -17,6 +17,7 @@ from .optimize import optimize as run_optimizer
 
 DEFAULT_K8S_VERSION = (1, 30)
 from .diagnostics import Collector, Diagnostic
+from .gcpause import gc_paused
 from .loader import load
 from .resolve import resolve
 
@@ -35,6 +36,11 @@ class Result:
 
 def resolve_paths(paths: list[str], texts: dict[str, str] | None = None) -> Result:
     """Load and resolve: the program's meaning, without the backend."""
+    with gc_paused():
+        return _resolve_paths(paths, texts)
+
+
+def _resolve_paths(paths: list[str], texts: dict[str, str] | None) -> Result:
     diags = Collector()
     result = Result(diagnostics=diags.items)
     sources = load(paths, diags, texts)
@@ -55,7 +61,12 @@ def compile_paths(
     k8s_version: tuple[int, int] = DEFAULT_K8S_VERSION,
     stats: Stats | None = None,
 ) -> Result:
-    result = resolve_paths(paths, texts)
+    with gc_paused():
+        return _compile_paths(paths, texts, optimize, k8s_version, stats)
+
+
+def _compile_paths(paths, texts, optimize, k8s_version, stats) -> Result:
+    result = _resolve_paths(paths, texts)
     if result.program is None:
         return result
     diags = Collector()
