@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from .each import port_key
 from . import coalesce_ports, drop_duplicates, drop_subsumed, group_by_workload, merge_blocks, merge_peers, merge_ports
 
 # Order matters: grouping first puts every rule of a workload side by side;
@@ -48,7 +49,7 @@ def _canonical_rule_key(r: Rule):
     """Peers' sort keys, then ports (as their fields: the same order as ``ir.Port``'s)."""
     key = r.__dict__.get("_sort_key")  # cached on the (frozen) rule
     if key is None:
-        ports = (0,) if r.ports is None else (1, tuple((p.protocol, p.start, p.end, p.name) for p in r.ports))
+        ports = (0,) if r.ports is None else (1, tuple([port_key(p) for p in r.ports]))
         key = r.__dict__["_sort_key"] = (tuple([ir.peer_sort_key(p) for p in r.peers]), ports)
     return key
 

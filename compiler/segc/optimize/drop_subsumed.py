@@ -10,10 +10,22 @@ Exact: only containment proven by ``algebra`` is used.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .. import ir
 from ..backend.policy import PolicySet, Rule
 from .each import each_rule_list
-from .algebra import peer_within, peers_within, port_within, ports_within
+from .algebra import peer_within as _peer_within_uncached
+from .algebra import port_within, ports_within
+
+# The same few thousand peers meet each other in every policy and every round.
+peer_within = lru_cache(maxsize=1 << 16)(_peer_within_uncached)
+
+
+def peers_within(a: tuple[ir.Peer, ...], b: tuple[ir.Peer, ...]) -> bool:
+    if len(a) == 1 and len(b) == 1:
+        return peer_within(a[0], b[0])
+    return all(any(peer_within(p, q) for q in b) for p in a)
 
 
 def _prune(items, within) -> tuple:
@@ -51,14 +63,18 @@ def _prune_peers(peers: tuple) -> tuple:
 
 
 def _shrink(rule: Rule) -> Rule:
-    peers = _prune_peers(rule.peers)
-    ports = rule.ports if rule.ports is None else _prune(rule.ports, port_within)
+    peers = rule.peers if len(rule.peers) < 2 else _prune_peers(rule.peers)
+    ports = rule.ports if rule.ports is None or len(rule.ports) < 2 else _prune(rule.ports, port_within)
+    if len(peers) == len(rule.peers) and (ports is rule.ports or len(ports) == len(rule.ports)):
+        return rule  # pruning only removes: the same lengths mean the same rule
     return Rule(peers, ports, rule.sources)
 
 
 def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
     shrunk = [_shrink(r) for r in rules]
-    fired = sum(s != r for s, r in zip(shrunk, rules))
+    fired = sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
+    if len(shrunk) < 2:
+        return tuple(shrunk), fired
 
     def covers(j: int, i: int) -> bool:
         """Rule j covers rule i (of two equal rules, the first covers the second)."""

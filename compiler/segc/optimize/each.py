@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from .. import ir
 from ..backend.policy import EGRESS, INGRESS, PolicySet
+
+
+def port_key(p: ir.Port):
+    """``ir.Port``'s order (its fields in turn) as a plain tuple, compared without Python calls."""
+    return (p.protocol, p.start, p.end, p.name)
+
+
+def sorted_ports(ports) -> tuple[ir.Port, ...]:
+    return tuple(sorted(ports, key=port_key))
 
 
 def each_rule_list(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
