@@ -81,6 +81,8 @@ _LITERAL_LINE = re.compile(r"[!-~]([ -~]*[!-~])?\Z")
 _MAX_KEY = 100  # libyaml writes keys over 128 characters as complex keys; stay well below
 _resolver = yaml.resolver.Resolver()
 _scalars: dict[str, str] = {}
+_keys: dict[str, str] = {}  # key -> "key:"
+_lines: dict[str, str] = {}  # one-line value -> " value\n"
 
 
 def _scalar(value: str) -> str:
@@ -117,10 +119,14 @@ def _value(v, indent: str, out: list) -> None:
     """What follows ``key:`` (or ``- `` before a scalar): a space and a scalar, or a block."""
     t = type(v)
     if t is str:
-        if "\n" in v:
+        line = _lines.get(v)
+        if line is not None:
+            out.append(line)
+        elif "\n" in v:
             out.append(_literal(v, indent + "  "))
         else:
-            out.append(" " + _scalar(v) + "\n")
+            line = _lines[v] = " " + _scalar(v) + "\n"
+            out.append(line)
     elif t is int:
         out.append(f" {v}\n")
     elif t is dict:
@@ -142,14 +148,16 @@ def _value(v, indent: str, out: list) -> None:
 def _key(k) -> str:
     if type(k) is not str or len(k) > _MAX_KEY or "\n" in k:
         raise _Unsure(k)
-    return _scalar(k)
+    text = _keys[k] = _scalar(k) + ":"
+    return text
 
 
 def _mapping(m: dict, first: str, indent: str, out: list) -> None:
     """A non-empty mapping whose first key follows ``first`` and the others ``indent``."""
     prefix = first
+    keys = _keys
     for k, v in m.items():
-        out.append(prefix + _key(k) + ":")
+        out.append(prefix + (keys.get(k) or _key(k)))
         _value(v, indent, out)
         prefix = indent
 
@@ -170,6 +178,8 @@ def fast_yaml(obj) -> str:
     """Raises ``_Unsure`` where it might differ from ``pyyaml_dump``."""
     if type(obj) is not dict or not obj:
         raise _Unsure(obj)
+    if len(_scalars) > 200_000:  # bound the caches in long-running processes
+        _scalars.clear(), _keys.clear(), _lines.clear()
     out: list[str] = []
     _mapping(obj, "", "", out)
     return "".join(out)
@@ -234,14 +244,18 @@ def write_dir(policies: list[dict], out_dir: str) -> list[str]:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {out_dir}: {e.strerror}") from None
+    try:
+        existing = set(os.listdir(out_dir))  # one listing instead of a stat per file
+    except OSError as e:
+        raise OutputError(f"cannot read {out_dir}: {e.strerror}") from None
     for name in files:
         path = os.path.join(out_dir, name)
-        if os.path.exists(path) and not _ours(path):
+        if name in existing and not _ours(path):
             raise OutputError(f"{path} exists and was not written by segc; move it away or choose another -o directory")
     try:
         for name, text in sorted(files.items()):
             path = os.path.join(out_dir, name)
-            if os.path.exists(path):
+            if name in existing:
                 with open(path, encoding="utf-8") as fh:
                     if fh.read() == text:
                         continue
