@@ -90,10 +90,14 @@ def _source_namer(paths: list[str], texts: dict[str, str]):
     if not paths or paths[0] in texts:
         return lambda f: f
     base = os.path.dirname(os.path.abspath(paths[0]))
+    names: dict[str, str] = {}  # one relpath per file, not per statement
 
     def name(f: str) -> str:
         if f.startswith("<") or f in texts:
             return f
-        return os.path.relpath(os.path.abspath(f), base).replace(os.sep, "/")
+        out = names.get(f)
+        if out is None:
+            out = names[f] = os.path.relpath(os.path.abspath(f), base).replace(os.sep, "/")
+        return out
 
     return name

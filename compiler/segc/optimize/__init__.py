@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .. import ir
 from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
@@ -54,6 +55,7 @@ def _canonical_rule_key(r: Rule):
     return key
 
 
+@lru_cache(maxsize=1 << 14)
 def _selector_key(sel: ir.Selector):
     """The order of ``ir.Selector`` (a dataclass with order=True), as plain tuples."""
     return tuple([(q.key, q.op, q.values) for q in sel.requirements])
