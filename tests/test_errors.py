@@ -59,7 +59,7 @@ CASES = [
     pytest.param("namespace app\nallow a b\n", "t.seg:2:9", "SEG001", "unexpected 'b'; expected '->', '/', ':' or the end of the line", (), id="missing-arrow"),
     pytest.param("namespace app\nallow a ->> b\n", "t.seg:2:11", "SEG001", f"unexpected character '>'; expected {EXPECTED_ANY}", (), id="double-arrow"),
     pytest.param("namespace app\nallow a -> b:8080 $\n", "t.seg:2:19", "SEG001", "unexpected character '$'; expected ',', '/' or the end of the line", (), id="stray-character"),
-    pytest.param("namespace app\n  @\n", "t.seg:2:3", "SEG001", "unexpected character '@'; expected 'allow', 'deny-all', 'group' or 'service', 'import', 'namespace' or the end of the line", (), id="stray-at-line-start"),
+    pytest.param("namespace app\n  @\n", "t.seg:2:3", "SEG001", "unexpected character '@'; expected 'allow', 'deny-all', 'expect', 'group' or 'service', 'import', 'namespace' or the end of the line", (), id="stray-at-line-start"),
     pytest.param(
         "namespace app\nallow frontend -> {tier=api\n",
         "t.seg:2:28",
@@ -204,6 +204,9 @@ CASES = [
     pytest.param("namespace app\nallow a -> 10.0.0.1/8:443\n", "t.seg:2:12", "SEG010", "address block 10.0.0.1/8 has host bits set", ("did you mean 10.0.0.0/8?",), id="host-bits-v4"),
     pytest.param("namespace app\nallow a -> 2001:db8::1/32\n", "t.seg:2:12", "SEG010", "address block 2001:db8::1/32 has host bits set", ("did you mean 2001:db8::/32?",), id="host-bits-v6"),
     pytest.param("namespace app\nallow 192.0.2.1/24 -> a\n", "t.seg:2:7", "SEG010", "address block 192.0.2.1/24 has host bits set", ("did you mean 192.0.2.0/24?",), id="host-bits-source"),
+    pytest.param("namespace app\nallow a -> 2001:db8\n", "t.seg:2:12", "SEG010", "2001:db8 looks like an IPv6 address without a prefix length", ("write an address block, e.g. 2001:db8::/32",), id="ipv6-no-prefix"),
+    pytest.param("namespace app\nallow a -> 10.0.0.0/8888\n", "t.seg:2:12", "SEG010", "10.0.0.0/8888 is not a valid address block: the prefix length /8888 is longer than 32 bits", (), id="long-prefix-v4"),
+    pytest.param("namespace app\nallow a -> fd00::/999\n", "t.seg:2:12", "SEG010", "fd00::/999 is not a valid address block: the prefix length /999 is longer than 128 bits", (), id="long-prefix-v6"),
     pytest.param(
         "namespace app\nallow a -> 10.0.0.0/8 except 10.1.0.1/16\n",
         "t.seg:2:30",
@@ -386,6 +389,12 @@ def test_group_cycle():
         ("t.seg:2:1", "error", "SEG043", "group 'c1' is defined in terms of itself: c1 -> c2 -> c1"),
         ("t.seg:3:1", "error", "SEG043", "group 'c2' is defined in terms of itself: c2 -> c1 -> c2"),
     }
+
+
+def test_group_cycle_is_reported_once_per_group():
+    text = "namespace app\ngroup c1 = c2\ngroup c2 = c1\nallow a -> c1\nallow c2 -> a\n"
+    codes = [str(d.span) for d in compile_paths(["t.seg"], {"t.seg": text}).diagnostics]
+    assert codes == ["t.seg:2:1", "t.seg:3:1"]
 
 
 def test_group_defined_by_itself():
@@ -649,7 +658,8 @@ def test_check_text_warning(tmp_path):
     (tmp_path / "t.seg").write_text("namespace app\ngroup backend = {tier=be}\nallow backnd\n")
     r = run_check(["t.seg"], tmp_path)
     assert r.exit_code == 0
-    assert r.stderr.splitlines()[0] == "t.seg:3:7: warning: 'backnd' is not a group; it means the pods labelled app=backnd [SEG044]"
+    # The unused group (SEG106, line 2) is reported too: the typo left it unused.
+    assert "t.seg:3:7: warning: 'backnd' is not a group; it means the pods labelled app=backnd [SEG044]" in r.stderr.splitlines()
     assert "    note: did you mean the group 'backend'?" in r.stderr.splitlines()
 
 

@@ -5,8 +5,9 @@ For every ``examples/NAME/NAME.seg``:
 (a) ``segc build examples/NAME/NAME.seg -o DIR`` writes exactly the files of
     ``examples/NAME/expected/``, byte for byte;
 (b) every object it writes validates against the Kubernetes OpenAPI schema
-    (strict: unknown fields are errors) of Kubernetes 1.30 and of the newest
-    version ``kubernetes_validate`` bundles;
+    (strict: unknown fields are errors) of every Kubernetes minor from 1.28 to
+    the newest ``kubernetes_validate`` bundles, and passes the API server's own
+    checks (segc.validate.api_problems);
 (c) on a small cluster built for the example, the program allows and denies
     what the example's comments promise, and the golden manifests, read by the
     independent NetworkPolicy evaluator, agree with the program on every probe;
@@ -18,7 +19,6 @@ verbatim copy of the shared contract file) builds.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from segc.cluster import Cluster, ContainerPort, External, Namespace, Pod
 from segc.compile import compile_paths
 from segc.k8s_eval import K8sEvaluator, policies_from_objects
 from segc.seg_eval import SegEvaluator
+from segc.validate import api_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -108,42 +109,24 @@ def test_example_references_only_its_own_folder(name):
 
 # ---------------------------------------------------------- (b) schema validity
 
-_API = re.compile(r"^(?:(?P<group>[^./]+)(?:\.[^/]*)?/)?(?P<version>[^/]+)$")
 
 
-def _schema_dir(k8s_version: str) -> str:
-    from kubernetes_validate import utils
-
-    wanted = utils.major_minor(k8s_version)
-    found = [v for v in utils.all_versions() if utils.major_minor(v) == wanted]
-    assert found, f"kubernetes_validate {utils.__version__} bundles no schema for Kubernetes {wanted}"
-    # The strict schemas reject unknown fields: a typo in a field name fails.
-    return f"kubernetes-json-schema/v{found[-1]}-local-strict"
-
-
-@functools.lru_cache(maxsize=None)
 def _validator(k8s_version: str, api_version: str, kind: str):
-    """One jsonschema validator per (Kubernetes version, kind), built the way
-    kubernetes_validate.utils.validate builds it, but once: that function
-    re-reads and re-compiles the schema for every object."""
-    import jsonschema
-    from kubernetes_validate import utils
-    from referencing import Registry, Resource
+    """segc's own validator (segc.validate): one jsonschema validator per
+    (version, kind), strict schemas (unknown fields are errors)."""
+    from segc.validate import validator
 
-    schema_dir = _schema_dir(k8s_version)
-    m = _API.match(api_version)
-    group = m.group("group") or "core"
-    api = f"{group}-{m.group('version')}" if m.group("group") else m.group("version")
-    schema = utils.schema_contents(f"{schema_dir}/{kind.lower()}-{api}.json", k8s_version)
-    definitions = utils.schema_contents(f"{schema_dir}/_definitions.json", k8s_version)
-    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    major, minor = map(int, k8s_version.split("."))
+    return validator((major, minor), api_version, kind)
 
 
 def _k8s_versions() -> list[str]:
-    from kubernetes_validate import utils
+    """Every Kubernetes minor from 1.28 to the newest kubernetes_validate bundles."""
+    from segc.validate import bundled_versions
 
-    return sorted({"1.30", utils.major_minor(utils.latest_version())})
+    newest = bundled_versions()[-1]
+    assert newest >= (1, 30), f"kubernetes-validate is too old: its newest schema is {newest}"
+    return [f"1.{m}" for m in range(28, newest[1] + 1)]
 
 
 @pytest.mark.parametrize("k8s_version", _k8s_versions())
@@ -165,6 +148,7 @@ def test_expected_objects_validate(name, k8s_version):
             for err in _validator(k8s_version, obj["apiVersion"], obj["kind"]).iter_errors(obj):
                 where = ".".join(str(p) for p in err.absolute_path) or "(root)"
                 problems.append(f"{path.name}: {where}: {err.message}")
+            problems += [f"{path.name}: {p}" for p in api_problems(obj)]
     assert not problems, f"invalid for Kubernetes {k8s_version}:\n" + "\n".join(problems)
     assert kustomization is not None, "kustomization.yaml missing"
     assert kustomization["resources"] == sorted(p.name for p in files if p.name != "kustomization.yaml")

@@ -135,3 +135,22 @@ def test_installed_segc_build_dir_and_check(venv, workdir):
     assert "Traceback" not in p.stderr
     p = _run([_bin(venv, "segc"), "--version"], cwd=workdir)
     assert p.returncode == 0 and p.stdout.startswith("segc ")
+
+
+def test_installed_segc_writes_a_report_page(venv, workdir):
+    """The report's HTML template is package data: it must be in the wheel."""
+    (workdir / "app.seg").write_text("namespace app\ndeny-all\nallow frontend -> backend:8080\n")
+    p = _run([_bin(venv, "segc"), "report", "app.seg", "-o", "r.html"], cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    page = (workdir / "r.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and 'id="matrix"' in page
+
+
+def test_installed_segc_ships_the_helm_plugin(venv, workdir):
+    p = _run([_bin(venv, "segc"), "helm-plugin", "install", "plugins"], cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    meta = yaml.safe_load((workdir / "plugins" / "segc" / "plugin.yaml").read_text())
+    assert meta["type"] == "postrenderer/v1" and meta["runtime"] == "subprocess"
+    [cmd] = meta["runtimeConfig"]["platformCommand"]
+    assert os.path.realpath(cmd["command"]).startswith(os.path.realpath(venv)) or cmd["command"].startswith(venv), cmd
+    assert cmd["args"] == ["-m", "segc", "helm-postrender"]

@@ -277,7 +277,18 @@ class ImportStmt:
     span: Span = _span()
 
 
-Statement = Union[NamespaceStmt, DenyAllStmt, AllowStmt, GroupStmt, ImportStmt]
+@dataclass(frozen=True)
+class ExpectStmt:
+    """``expect SRC -> DST[:PORTS] allowed|denied``: an intent test, no policy."""
+
+    src: SyntaxEndpoint | None  # None: the one-endpoint form, source ``*``
+    dst: Target
+    allowed: bool
+    text: str = field(default="", compare=False, hash=False)
+    span: Span = _span()
+
+
+Statement = Union[NamespaceStmt, DenyAllStmt, AllowStmt, GroupStmt, ImportStmt, ExpectStmt]
 
 
 @dataclass(frozen=True)
@@ -381,6 +392,19 @@ class Allow:
 
 
 @dataclass(frozen=True)
+class Expect:
+    """A resolved ``expect``: every connection from ``src`` to ``dst`` on
+    ``ports`` should be allowed (or denied). Takes no part in the program's meaning."""
+
+    src: Peer
+    dst: Peer
+    ports: Ports
+    allowed: bool
+    text: str = field(default="", compare=False, hash=False)
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class DenyAll:
     namespace: str
     ingress: bool
@@ -395,6 +419,8 @@ class Program:
     managed: frozenset[str]
     deny_alls: tuple[DenyAll, ...]
     allows: tuple[Allow, ...]
+    # Intent tests ride along for `segc test`; they never change the meaning.
+    expects: tuple[Expect, ...] = field(default=(), compare=False, hash=False)
 
     def ingress_denied(self, ns: str) -> bool:
         return any(d.ingress and d.namespace == ns for d in self.deny_alls)

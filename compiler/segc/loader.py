@@ -6,6 +6,7 @@ diagnostics. A file imported twice (diamond) is loaded once.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -93,6 +94,11 @@ def _load_one(path, origin: Span | None, chain: tuple[str, ...], sources: Source
     for st in statements:
         if isinstance(st, ir.ImportStmt):
             target = os.path.normpath(os.path.join(base, st.path))
+            if path in texts and ":" in path:
+                # `REV:dir/app.seg` (a file at a git revision, `segc diff`): imports
+                # resolve at the same revision, relative to the file.
+                rev, _, inner = path.partition(":")
+                target = rev + ":" + posixpath.normpath(posixpath.join(posixpath.dirname(inner), st.path))
             _load_one(target, st.span, (*chain, key), sources, seen, diags, texts)
 
 

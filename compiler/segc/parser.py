@@ -130,6 +130,21 @@ def _cidr_problem(text: str) -> str:
     return f"the prefix length /{plen} is longer than {bits} bits" if plen.isdigit() and int(plen) > bits else f"{text!r} is not ADDRESS/PREFIX-LENGTH"
 
 
+_HEX_GROUP = re.compile(r"[0-9A-Fa-f]{1,4}")
+
+
+def _looks_like_ipv6(name: str, ports) -> bool:
+    """``2001:db8``: a four-digit hex group with a decimal digit, then one named port that is a hex group."""
+    return (
+        len(name) == 4 and bool(_HEX_GROUP.fullmatch(name))
+        and any(c.isdigit() for c in name)
+        and ports is not None
+        and len(ports) == 1
+        and bool(ports[0].name)
+        and bool(_HEX_GROUP.fullmatch(ports[0].name))
+    )
+
+
 class _ToIR(Transformer):
     """Builds syntax IR; records token-level problems in ``diags``."""
 
@@ -198,6 +213,16 @@ class _ToIR(Transformer):
         return ir.AllowStmt(None, dst, self._text(meta), self.span(meta))
 
     @v_args(meta=True)
+    def expect_pair(self, meta, items):
+        src, dst, verdict = items
+        return ir.ExpectStmt(src, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
+    def expect_one(self, meta, items):
+        dst, verdict = items
+        return ir.ExpectStmt(None, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
     def group_stmt(self, meta, items):
         _kw, name, target = items
         return ir.GroupStmt(str(name), target, self.span(meta))
@@ -210,7 +235,12 @@ class _ToIR(Transformer):
     @v_args(meta=True)
     def target(self, meta, items):
         ports = items[1] if len(items) > 1 else None
-        return ir.Target(items[0], ports, self.span(meta))
+        endpoint = items[0]
+        if isinstance(endpoint, ir.NameRef) and _looks_like_ipv6(endpoint.name, ports):
+            # `2001:db8` would otherwise mean pods app=2001 on the named port db8.
+            text = f"{endpoint.name}:{ports[0].name}"
+            self.diags.error(self.span(meta), "SEG010", f"{text} looks like an IPv6 address without a prefix length", f"write an address block, e.g. {text}::/32")
+        return ir.Target(endpoint, ports, self.span(meta))
 
     @v_args(meta=True)
     def address_block(self, meta, items):
@@ -403,6 +433,7 @@ _WORDS = {
     "INGRESS": "'ingress'",
     "EGRESS": "'egress'",
     "GROUP_KW": "'group' or 'service'",
+    "VERDICT": "'allowed' or 'denied'",
     "$END": "the end of the file",
 }
 
@@ -517,10 +548,25 @@ def _syntax_error(err: UnexpectedInput, parser: Lark, file: str, diags: Collecto
         diags.error(span, "SEG001", f"unexpected {found}; expected {_describe(parser, expected)}", *notes)
     elif isinstance(err, UnexpectedCharacters):
         char = err.char
-        expected = _describe(parser, err.allowed) if err.allowed else "a statement"
+        allowed = (_accepted_after(parser, line_text, err.column) & set(err.allowed or ())) or err.allowed
+        expected = _describe(parser, allowed) if allowed else "a statement"
         diags.error(span, "SEG001", f"unexpected character {char!r}; expected {expected}")
     else:  # pragma: no cover - lark has no other kinds today
         diags.error(span, "SEG001", f"syntax error: {err}")
+
+
+def _accepted_after(parser: Lark, line_text: str, column: int) -> set[str]:
+    """What the parser itself accepts after the text before ``column``. The
+    lexer's own list merges look-aheads of LALR states that share a core
+    (`allow a -> b:80` and `expect a -> b:80 allowed` end in the same state)."""
+    if not line_text or not 0 < column <= len(line_text) + 1:
+        return set()
+    try:
+        ip = parser.parse_interactive(line_text[: column - 1])
+        ip.exhaust_lexer()
+        return set(ip.accepts())
+    except UnexpectedInput:
+        return set()
 
 
 def parse_text(text: str, file: str, diags: Collector) -> tuple[ir.Statement, ...]:

@@ -38,6 +38,7 @@ class Resolver:
         self.files = files
         self.diags = diags
         self.groups: dict[str, _Group] = {}
+        self.cyclic: set[str] = set()  # groups whose cycle is already reported
         # Equal peers share one object: later stages compare and hash them
         # millions of times, and identity makes that cheap.
         self._peers: dict[ir.Peer, ir.Peer] = {}
@@ -99,8 +100,10 @@ class Resolver:
     def _expand(self, group: _Group, ns: str | None, ref: ir.NameRef, chain) -> tuple[ir.Peer, ir.Ports]:
         name = group.stmt.name
         if name in chain:
-            cycle = " -> ".join((*chain[chain.index(name):], name))
-            self.diags.error(group.stmt.span, "SEG043", f"group {name!r} is defined in terms of itself: {cycle}")
+            if name not in self.cyclic:
+                self.cyclic.add(name)
+                cycle = " -> ".join((*chain[chain.index(name):], name))
+                self.diags.error(group.stmt.span, "SEG043", f"group {name!r} is defined in terms of itself: {cycle}")
             raise _Unresolved
         target = group.stmt.target
         peer, inner_ports = self.endpoint(target.endpoint, group.namespace or ns, ref.span, (*chain, name))
@@ -136,6 +139,7 @@ class Resolver:
         managed: set[str] = set()
         deny_alls: list[ir.DenyAll] = []
         allows: list[ir.Allow] = []
+        expects: list[ir.Expect] = []
         for f in self.files:
             current: str | None = None
             for st in f.statements:
@@ -149,14 +153,17 @@ class Resolver:
                         deny_alls.append(ir.DenyAll(ns, st.ingress, st.egress, st.span))
                     elif isinstance(st, ir.AllowStmt):
                         allows.append(self._allow(st, current))
+                    elif isinstance(st, ir.ExpectStmt):
+                        a = self._allow(st, current)  # the same endpoint rules as `allow`
+                        expects.append(ir.Expect(a.src, a.dst, a.ports, st.allowed, st.text, st.span))
                     elif isinstance(st, ir.GroupStmt) and not f.stdlib:
                         # Resolve once at the definition to report problems there.
                         self.endpoint(st.target.endpoint, current or _PLACEHOLDER_NS, st.span, (st.name,))
                 except _Unresolved:
                     continue
-        return ir.Program(frozenset(managed), tuple(deny_alls), tuple(allows))
+        return ir.Program(frozenset(managed), tuple(deny_alls), tuple(allows), tuple(expects))
 
-    def _allow(self, st: ir.AllowStmt, current: str | None) -> ir.Allow:
+    def _allow(self, st, current: str | None) -> ir.Allow:
         if st.src is None:
             src: ir.Peer = ir.PodPeer(ir.NsNamed(self._current(current, st.span)), ir.Selector())
         else:

@@ -20,11 +20,27 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import build, check, reach
+    from . import build, check, explain, fmt, graph, import_cmd, reach, report
+    from . import diff as diff_cmd
+    from . import test as test_cmd
 
     cli.add_command(build.build)
     cli.add_command(check.check)
+    cli.add_command(fmt.fmt)
     cli.add_command(reach.reach)
+    cli.add_command(explain.explain)
+    cli.add_command(graph.graph)
+    cli.add_command(report.report)
+
+    from . import helm, krm, kustomize
+
+    cli.add_command(kustomize.kustomize_plugin)
+    cli.add_command(krm.krm)
+    cli.add_command(helm.helm_postrender)
+    cli.add_command(helm.helm_plugin)
+    cli.add_command(import_cmd.import_cmd)
+    cli.add_command(diff_cmd.diff)
+    cli.add_command(test_cmd.test)
 
 
 _register()

@@ -1,4 +1,4 @@
-"""`segc build FILE... -o DIR|- [--stats] [--no-optimize] [--k8s-version X.Y]`."""
+"""`segc build FILE... -o DIR|- [--stats] [--no-optimize] [--k8s-version X.Y] [--validate]`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import print_diagnostics, read_inputs
+from .common import print_diagnostics, read_inputs, validate_output
 
 
 def _version(ctx, param, value: str) -> tuple[int, int]:
@@ -26,7 +26,8 @@ def _version(ctx, param, value: str) -> tuple[int, int]:
 @click.option("--stats", is_flag=True, help="Print what the optimizer did (to stderr).")
 @click.option("--no-optimize", is_flag=True, help="One policy per statement and namespace, for comparison.")
 @click.option("--k8s-version", default="1.30", show_default=True, callback=_version, metavar="X.Y", help="Use only features this Kubernetes version has (endPort needs 1.25).")
-def build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s_version: tuple[int, int]) -> None:
+@click.option("--validate", is_flag=True, help="Check every object against the Kubernetes schema of --k8s-version before writing.")
+def build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s_version: tuple[int, int], validate: bool) -> None:
     """Compile FILE... (one program) into NetworkPolicy manifests."""
     from ..compile import compile_paths
     from ..optimize import Stats
@@ -35,6 +36,11 @@ def build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s_
     paths, texts = read_inputs(files)
     collected = Stats()
     result = compile_paths(paths, texts, optimize=not no_optimize, k8s_version=k8s_version, stats=collected)
+    from .check import add_lint
+
+    add_lint(result, paths)
+    if validate:
+        validate_output(result, k8s_version)
     print_diagnostics(result)
     if not result.ok:
         sys.exit(1)

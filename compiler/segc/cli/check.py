@@ -1,4 +1,5 @@
-"""`segc check FILE... [--format text|json]`."""
+"""`segc check FILE... [--each] [--format text|json|sarif|github] [--cluster CLUSTER.yaml]
+[--no-validate] [--k8s-version X.Y]`."""
 
 from __future__ import annotations
 
@@ -6,18 +7,53 @@ import sys
 
 import click
 
-from .common import print_diagnostics, read_inputs
+from .build import _version
+from .common import print_diagnostics, read_inputs, validate_output
+
+
+def add_lint(result, paths: list[str], cluster=None) -> None:
+    """Add lint warnings to ``result`` and drop the silenced ones; exits 1 on a bad config file."""
+    from ..lint import ConfigError, filter_ignored, lint, project_ignores
+
+    try:
+        ignore = project_ignores(paths)
+    except ConfigError as e:
+        click.echo(f"segc: error: {e}", err=True)
+        sys.exit(1)
+    found = lint(result, cluster, ignore=ignore)
+    result.diagnostics[:] = filter_ignored(result.diagnostics, result.texts, ignore) + found
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(files: tuple[str, ...], fmt: str) -> None:
-    """Report errors and warnings in FILE... (one program); exit 1 on errors."""
-    from ..compile import compile_paths
+@click.option("--each", is_flag=True, help="Check every FILE as a program of its own (as pre-commit passes files), instead of FILE... as one program.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True, help="sarif: SARIF 2.1.0 for GitHub code scanning; github: workflow annotations.")
+@click.option("--cluster", "cluster_path", default=None, metavar="CLUSTER.yaml", help="Also check names and address blocks against this cluster (Namespace and Pod objects).")
+@click.option("--validate/--no-validate", default=True, show_default=True, help="Check the manifests against the Kubernetes schema of --k8s-version.")
+@click.option("--k8s-version", default="1.30", show_default=True, callback=_version, metavar="X.Y", help="Kubernetes version to compile and validate for.")
+def check(files: tuple[str, ...], each: bool, fmt: str, cluster_path: str | None, validate: bool, k8s_version: tuple[int, int]) -> None:
+    """Report errors and warnings (lint) in FILE... (one program); exit 1 on errors."""
+    from ..cluster import ClusterError, load_cluster
+    from ..compile import Result, compile_paths
 
+    cluster = None
+    if cluster_path is not None:
+        try:
+            cluster = load_cluster(cluster_path)
+        except ClusterError as e:
+            click.echo(f"segc: error: {e}", err=True)
+            sys.exit(1)
     paths, texts = read_inputs(files)
-    result = compile_paths(paths, texts)
-    print_diagnostics(result, fmt)
-    if not result.ok:
+    programs = [[p] for p in paths] if each else [paths]
+    combined, ok = Result(), True
+    for program in programs:
+        result = compile_paths(program, texts, k8s_version=k8s_version)
+        add_lint(result, program, cluster)
+        if validate:
+            validate_output(result, k8s_version)
+        ok = ok and result.ok
+        combined.diagnostics += [d for d in result.diagnostics if d not in combined.diagnostics]
+        combined.texts.update(result.texts)
+    print_diagnostics(combined, fmt)
+    if not ok:
         sys.exit(1)

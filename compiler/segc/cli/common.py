@@ -23,8 +23,31 @@ def read_inputs(files: tuple[str, ...]) -> tuple[list[str], dict[str, str | byte
 
 
 def print_diagnostics(result, fmt: str = "text") -> None:
+    if fmt in ("sarif", "github"):
+        from ..formats import render_github, render_sarif
+
+        text = render_sarif(result.diagnostics) if fmt == "sarif" else render_github(result.diagnostics)
+        if text:
+            click.echo(text)
+        return
     if fmt == "json":
         click.echo(render_json(result.diagnostics))
         return
     if result.diagnostics:
         click.echo(render_text(result.diagnostics, result.texts), err=True)
+
+
+def validate_output(result, k8s_version: tuple[int, int]) -> None:
+    """Schema and API-server checks of the policies of a compiled ``result``
+    (its diagnostics grow); a version without a schema is a usage error (exit 2)."""
+    if not result.ok:
+        return
+    from ..diagnostics import Collector
+    from ..validate import ValidationUnavailable, validate_objects
+
+    diags = Collector()
+    diags.items = result.diagnostics
+    try:
+        validate_objects(result.policies, k8s_version, diags, result.texts)
+    except ValidationUnavailable as e:
+        raise click.UsageError(str(e)) from None
