@@ -139,3 +139,42 @@ def cluster(draw, max_pods_per_ns=3):
     for ip in draw(st.lists(st.sampled_from(EXTERNALS), unique=True, max_size=3)):
         c.externals.append(External(ip))
     return c
+
+
+# ------------------------------------------------------------------- denies
+
+DENY_PORTS = ["80", "443", "5432", "53/udp", "8000-8100", "8050", "http", "80/sctp", "8080,8443/tcp"]
+
+
+@st.composite
+def deny_endpoint(draw):
+    """Mostly pods of the current namespace (where a deny can be enforced), sometimes anything."""
+    kind = draw(st.sampled_from(["local", "local", "local", "block", "block", "any"]))
+    if kind == "local":
+        return draw(pod_part())
+    if kind == "block":
+        return draw(st.sampled_from(BLOCKS + ["192.0.2.7/32", "10.0.0.0/25", "0.0.0.0/0 except 203.0.113.0/24"]))
+    return draw(endpoint())
+
+
+@st.composite
+def deny_statement(draw):
+    """`deny SRC -> DST[:PORTS]` or `deny DST[:PORTS]`, over the same vocabulary as allows."""
+    ep = draw(deny_endpoint())
+    dst = f"{ep}:{draw(st.sampled_from(DENY_PORTS))}" if draw(st.booleans()) else ep
+    if draw(st.integers(0, 3)) == 0:
+        return f"deny {dst}"
+    return f"deny {draw(deny_endpoint())} -> {dst}"
+
+
+@st.composite
+def program_with_denies(draw, max_statements=8):
+    """A program mixing allows, deny-all forms and 1-3 denies (in any order)."""
+    ns = draw(st.sampled_from(NAMESPACES[:4]))
+    lines = [f"namespace {ns}"]
+    for g in GROUPS:
+        lines.append(f"group {g} = {draw(target(groups=False))}")
+    lines += [f"deny-all{d}" for d in draw(st.lists(st.sampled_from(["", " ingress", " egress"]), max_size=1))]
+    body = draw(st.lists(statement(), min_size=0, max_size=max_statements))
+    body += draw(st.lists(deny_statement(), min_size=1, max_size=3))
+    return "\n".join(lines + draw(st.permutations(body))) + "\n"

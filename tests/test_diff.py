@@ -23,6 +23,7 @@ from segc import diff as segdiff
 from segc.cli import cli
 from segc.compile import compile_paths
 from segc.seg_eval import SegEvaluator
+from example_names import NAMES
 from strategies import PROBE_PORTS, cluster, program
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -133,7 +134,7 @@ def test_reordered_and_reformatted_program_diffs_empty(text, rnd):
 # ------------------------------------------------------------------ examples and CLI
 
 
-EXAMPLES = sorted(os.path.basename(d) for d in glob.glob(os.path.join(ROOT, "examples", "*")) if os.path.isdir(d))
+EXAMPLES = NAMES
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -59,7 +59,7 @@ CASES = [
     pytest.param("namespace app\nallow a b\n", "t.seg:2:9", "SEG001", "unexpected 'b'; expected '->', '/', ':' or the end of the line", (), id="missing-arrow"),
     pytest.param("namespace app\nallow a ->> b\n", "t.seg:2:11", "SEG001", f"unexpected character '>'; expected {EXPECTED_ANY}", (), id="double-arrow"),
     pytest.param("namespace app\nallow a -> b:8080 $\n", "t.seg:2:19", "SEG001", "unexpected character '$'; expected ',', '/' or the end of the line", (), id="stray-character"),
-    pytest.param("namespace app\n  @\n", "t.seg:2:3", "SEG001", "unexpected character '@'; expected 'allow', 'deny-all', 'expect', 'group' or 'service', 'import', 'namespace' or the end of the line", (), id="stray-at-line-start"),
+    pytest.param("namespace app\n  @\n", "t.seg:2:3", "SEG001", "unexpected character '@'; expected 'allow', 'deny', 'deny-all', 'expect', 'group' or 'service', 'import', 'namespace' or the end of the line", (), id="stray-at-line-start"),
     pytest.param(
         "namespace app\nallow frontend -> {tier=api\n",
         "t.seg:2:28",

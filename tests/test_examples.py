@@ -449,7 +449,57 @@ def split_files() -> Scenario:
     )
 
 
+def batch_jobs() -> Scenario:
+    s = Scenario().ns("shop").ns("ingress-nginx")
+    s.pod(*DNS_POD)
+    s.pod("ingress-nginx/controller", {"app.kubernetes.io/name": "ingress-nginx"}, P(80))
+    s.pod("shop/web", {"app": "web"}, P(8080))
+    s.pod("shop/api", {"app": "api"}, P(8080))
+    s.pod("shop/postgres", {"app": "postgres"}, P(5432))
+    s.pod("shop/report", {"app": "report", "tier": "batch"}, P(9000))
+    s.pod("shop/indexer", {"app": "indexer", "tier": "batch"})
+    s.ext("203.0.113.10")
+    return (
+        s.allow("shop/api", "shop/postgres", 5432)
+        .allow("shop/web", "shop/api", 8080)
+        .allow("shop/report", "shop/api", 8080)  # batch jobs read through the api
+        .deny("shop/report", "shop/postgres", 5432)  # the deny wins over `allow * -> *`
+        .deny("shop/indexer", "shop/postgres", 5432)
+        .deny("shop/indexer", "shop/postgres", 9000)  # on any port
+        .allow("shop/postgres", "shop/report", 9000)  # the other way is not denied
+        .allow("shop/report", "kube-system/coredns", 53, UDP)
+        .allow("ingress-nginx/controller", "shop/web", 8080)
+        .deny("ingress-nginx/controller", "shop/postgres", 5432)
+        .deny("203.0.113.10", "shop/postgres", 5432)
+        .deny("shop/api", "203.0.113.10", 443)  # deny-all: no egress outside
+    )
+
+
+def metadata_endpoint() -> Scenario:
+    s = Scenario().ns("ci").ns("tools")
+    s.pod(*DNS_POD)
+    s.pod("ci/runner", {"app": "runner"})
+    s.pod("ci/cache", {"app": "cache"}, P(6379))
+    s.pod("tools/registry", {"app": "registry"}, P(5000))
+    s.ext("169.254.169.254", "140.82.112.3", "8.8.8.8", "2606:4700::1111")
+    return (
+        s.deny("ci/runner", "169.254.169.254", 80)
+        .deny("ci/cache", "169.254.169.254", 80)
+        .deny("ci/runner", "169.254.169.254", 443)  # any port
+        .allow("ci/runner", "140.82.112.3", 443)  # the rest of the internet stays open
+        .allow("ci/runner", "2606:4700::1111", 443)
+        .allow("ci/runner", "8.8.8.8", 53, UDP)
+        .allow("ci/runner", "kube-system/coredns", 53, UDP)
+        .allow("ci/runner", "tools/registry", 5000)  # every pod, in every namespace
+        .allow("ci/runner", "ci/cache", 6379)
+        .deny("tools/registry", "ci/cache", 6379)  # deny-all ingress
+        .allow("tools/registry", "169.254.169.254", 80)  # not this program's namespace
+    )
+
+
 SCENARIOS = {
+    "batch-jobs": batch_jobs,
+    "metadata-endpoint": metadata_endpoint,
     "three-tier": three_tier,
     "team-database": team_database,
     "multi-tenant": multi_tenant,

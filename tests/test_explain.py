@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from example_names import NAMES
 import strategies as gen
 from segc.cli import cli
 from segc.compile import compile_paths
@@ -40,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A third of the profile's examples (ci: 100, deep: 3,333): each example compiles
 # a program and evaluates it on a cluster, and the suite shares 2 cores.
 LIGHT = settings(max_examples=max(30, settings().max_examples // 3))
-EXAMPLES = sorted(os.path.dirname(d) + os.sep for d in glob.glob(os.path.join(ROOT, "examples", "*", "expected")))  # the .seg examples (examples/helm is a chart)
+EXAMPLES = [os.path.join(ROOT, "examples", n, "") for n in NAMES]
 HANDWRITTEN = os.path.join(ROOT, "tests", "data", "explain", "handwritten.yaml")
 CONFORMANCE = sorted(glob.glob(os.path.join(ROOT, "tests", "conformance", "*.yaml")))
 
@@ -69,7 +70,7 @@ def sections(text: str) -> dict[str, str]:
 # ------------------------------------------------------------------ examples
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: os.path.basename(os.path.dirname(p)))
 def test_seg_and_its_expected_yaml_explain_the_same(example):
     """One explainer: the .seg program and the reviewed manifests it compiles to read the same."""
     code, from_seg = run("explain", *seg_files(example))
@@ -80,7 +81,7 @@ def test_seg_and_its_expected_yaml_explain_the_same(example):
     assert from_seg.strip()
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: os.path.basename(os.path.dirname(p)))
 def test_md_has_one_heading_per_workload(example):
     code, md = run("explain", "--format", "md", *seg_files(example))
     assert code == 0
@@ -196,7 +197,7 @@ def assert_every_rule_is_explained(policy_dicts: list[dict]) -> None:
                         assert "any port" in line
 
 
-@pytest.mark.parametrize("path", CONFORMANCE, ids=os.path.basename)
+@pytest.mark.parametrize("path", CONFORMANCE, ids=lambda p: os.path.basename(os.path.dirname(p)))
 def test_every_rule_of_the_conformance_corpus_is_explained(path):
     data = yaml.safe_load(open(path, encoding="utf-8"))
     assert_every_rule_is_explained(policies_from_objects(data.get("policies") or []))

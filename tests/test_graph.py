@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 
+from example_names import NAMES
 import strategies as gen
 from segc.cli import cli
 from segc.cluster import load_cluster
@@ -37,7 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A third of the profile's examples (ci: 100, deep: 3,333): each example compiles
 # a program and evaluates it on a cluster, and the suite shares 2 cores.
 LIGHT = settings(max_examples=max(30, settings().max_examples // 3))
-EXAMPLES = sorted(os.path.dirname(d) + os.sep for d in glob.glob(os.path.join(ROOT, "examples", "*", "expected")))  # the .seg examples (examples/helm is a chart)
+EXAMPLES = [os.path.join(ROOT, "examples", n, "") for n in NAMES]
 REACH = os.path.join(ROOT, "tests", "data", "reach")
 MERMAID_CLI = os.path.join(ROOT, "build", "mermaid-cli")
 MERMAID_CLI_VERSION = "11.17.0"
@@ -67,7 +68,7 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `do
 
 
 @pytest.mark.parametrize("fmt", ["mermaid", "dot"])
-@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: os.path.basename(os.path.dirname(p)))
 def test_every_example_draws(example, fmt):
     code, out = run("graph", "--format", fmt, *seg_files(example))
     assert code == 0, out
@@ -83,7 +84,7 @@ def test_every_example_draws(example, fmt):
 
 
 @needs_dot
-@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: os.path.basename(os.path.dirname(p)))
 def test_every_example_draws_as_svg(example):
     code, out = run("graph", "--format", "svg", *seg_files(example))
     assert code == 0, out

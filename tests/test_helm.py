@@ -111,11 +111,11 @@ def test_helm3_label_typo_warns_and_strict_fails(k8s_tools, segc_exe, tmp_path):
     assert p.returncode == 0, p.stderr  # a warning: the release renders, policies included
     assert policies(docs(p.stdout)) == built(SEG)
     text = report.read_text()
-    assert f"{os.path.relpath(SEG)}:7:19: warning: no rendered pod template in namespace shop matches app=backend [SEG160]" in text
+    assert f"{os.path.relpath(SEG)}:7:23: warning: no rendered pod template in namespace shop matches app=backend [SEG160]" in text
     assert "note: did you mean app=backnd? (Deployment rel-backend)" in text
     p = helm(k8s_tools, "helm3", *TYPO, *args, "--post-renderer-args", "--strict")
     assert p.returncode != 0
-    assert f"{os.path.relpath(SEG)}:7:19: error: no rendered pod template in namespace shop matches app=backend [SEG160]" in p.stderr  # Helm 3 shows a failing post-renderer's stderr
+    assert f"{os.path.relpath(SEG)}:7:23: error: no rendered pod template in namespace shop matches app=backend [SEG160]" in p.stderr  # Helm 3 shows a failing post-renderer's stderr
 
 
 def test_helm4_label_typo_strict_fails_and_report_says_why(k8s_tools, helm_plugins, tmp_path):
@@ -124,7 +124,7 @@ def test_helm4_label_typo_strict_fails_and_report_says_why(k8s_tools, helm_plugi
     p = helm(k8s_tools, "helm4", *TYPO, *args, env={"HELM_PLUGINS": helm_plugins})
     assert p.returncode != 0
     # Helm 4.1 drops a plugin's stderr: the report file is where the reason is.
-    assert f"{os.path.relpath(SEG)}:7:19: error: no rendered pod template in namespace shop matches app=backend [SEG160]" in report.read_text()
+    assert f"{os.path.relpath(SEG)}:7:23: error: no rendered pod template in namespace shop matches app=backend [SEG160]" in report.read_text()
     p = helm(k8s_tools, "helm4", *args, env={"HELM_PLUGINS": helm_plugins})
     assert p.returncode == 0, p.stderr
     assert report.read_text() == ""
@@ -140,7 +140,7 @@ def test_named_port_typo(k8s_tools, tmp_path):
     program = open(SEG, encoding="utf-8").read().replace("backend:http", "backend:htpp")
     p = postrender(tmp_path, rendered, program)
     assert p.returncode == 0, p.stderr
-    assert "app.seg:7:19: warning: Deployment rel-backend declares no container port named 'htpp' (TCP); the rule opens nothing on its pods [SEG161]" in p.stderr
+    assert "app.seg:7:23: warning: Deployment rel-backend declares no container port named 'htpp' (TCP); the rule opens nothing on its pods [SEG161]" in p.stderr
     assert "note: did you mean 'http'?" in p.stderr
     assert p.stdout.startswith(rendered)
     p = postrender(tmp_path, rendered, program.replace("backend:htpp", "backend:http/udp"), "--strict")

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, note
 from hypothesis import strategies as st
 
+from example_names import NAMES
 from segc import intent, witness
 from segc.cli import cli
 from segc.cluster import Cluster, Namespace, Pod
@@ -34,7 +35,7 @@ def segc(*args: str):
 
 
 def test_every_example_carries_expectations():
-    examples = sorted(d for d in glob.glob(os.path.join(ROOT, "examples", "*")) if os.path.isdir(d))
+    examples = sorted(os.path.join(ROOT, "examples", n) for n in NAMES)
     with_tests = {os.path.dirname(p) for p in EXAMPLE_TESTS}
     assert examples and set(examples) == with_tests
 

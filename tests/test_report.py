@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 
+from example_names import NAMES
 import strategies as gen
 from segc.cli import cli
 from segc.compile import compile_paths
@@ -35,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A third of the profile's examples (ci: 100, deep: 3,333): each example compiles
 # a program and evaluates it on a cluster, and the suite shares 2 cores.
 LIGHT = settings(max_examples=max(30, settings().max_examples // 3))
-EXAMPLES = sorted(d for d in os.listdir(os.path.join(ROOT, "examples")) if os.path.isdir(os.path.join(ROOT, "examples", d)))
+EXAMPLES = NAMES
 REACH = os.path.join(ROOT, "tests", "data", "reach")
 ARTIFACTS = os.path.join(ROOT, "build", "test-artifacts")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 
 from . import ir
+from .backend.deny import Cost as DenyCost
+from .backend.deny import eliminate as eliminate_denies
 from .backend.plan import plan
 from .backend.render import render
 from .optimize import Stats, canonical
@@ -71,12 +73,22 @@ def _compile_paths(paths, texts, optimize, k8s_version, stats) -> Result:
         return result
     diags = Collector()
     diags.items = result.diagnostics
-    naive = plan(result.program, diags, _source_namer(paths, texts or {}), k8s_version)
+    namer = _source_namer(paths, texts or {})
+    naive = plan(result.program, diags, namer, k8s_version)
     if diags.has_errors:
         return result
+    denies = result.program.denies
+    cost = DenyCost()
+    if denies:
+        before = naive
+        naive = eliminate_denies(naive, denies, result.program.managed, diags, lambda d: f"{namer(d.span.file)}: {d.text or d.to_seg()}", k8s_version, cost)
+        if diags.has_errors:
+            return result
     if stats is not None:
-        stats.statements = len(result.program.allows) + len(result.program.deny_alls)
+        stats.statements = len(result.program.allows) + len(result.program.deny_alls) + len(denies)
         stats.naive = naive
+        if denies:
+            stats.before_denies, stats.deny_cost = before, cost
     policies = run_optimizer(naive, k8s_version, stats) if optimize else canonical(naive)
     if stats is not None:
         stats.optimized = policies

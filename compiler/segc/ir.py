@@ -265,6 +265,16 @@ class AllowStmt:
 
 
 @dataclass(frozen=True)
+class DenyStmt:
+    """``deny SRC -> DST[:PORTS]``; wins over every allow (docs/semantics.md, "Deny")."""
+
+    src: SyntaxEndpoint | None  # None: the one-endpoint form, source ``*``
+    dst: Target
+    text: str = field(default="", compare=False, hash=False)
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class GroupStmt:
     name: str
     target: Target
@@ -288,7 +298,7 @@ class ExpectStmt:
     span: Span = _span()
 
 
-Statement = Union[NamespaceStmt, DenyAllStmt, AllowStmt, GroupStmt, ImportStmt, ExpectStmt]
+Statement = Union[NamespaceStmt, DenyAllStmt, AllowStmt, DenyStmt, GroupStmt, ImportStmt, ExpectStmt]
 
 
 @dataclass(frozen=True)
@@ -405,6 +415,20 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class Deny:
+    """A connection this matches is never allowed, whatever the allows say."""
+
+    src: Peer
+    dst: Peer
+    ports: Ports
+    text: str = field(default="", compare=False, hash=False)
+    span: Span = _span()
+
+    def to_seg(self) -> str:
+        return f"deny {self.src.to_seg()} -> {self.dst.to_seg()}{ports_to_seg(self.ports)}"
+
+
+@dataclass(frozen=True)
 class DenyAll:
     namespace: str
     ingress: bool
@@ -419,6 +443,7 @@ class Program:
     managed: frozenset[str]
     deny_alls: tuple[DenyAll, ...]
     allows: tuple[Allow, ...]
+    denies: tuple[Deny, ...] = ()
     # Intent tests ride along for `segc test`; they never change the meaning.
     expects: tuple[Expect, ...] = field(default=(), compare=False, hash=False)
 

@@ -223,6 +223,16 @@ class _ToIR(Transformer):
         return ir.ExpectStmt(None, dst, str(verdict) == "allowed", self._text(meta), self.span(meta))
 
     @v_args(meta=True)
+    def deny_pair(self, meta, items):
+        src, dst = items
+        return ir.DenyStmt(src, dst, self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
+    def deny_one(self, meta, items):
+        (dst,) = items
+        return ir.DenyStmt(None, dst, self._text(meta), self.span(meta))
+
+    @v_args(meta=True)
     def group_stmt(self, meta, items):
         _kw, name, target = items
         return ir.GroupStmt(str(name), target, self.span(meta))

@@ -61,7 +61,7 @@ def _yaml_blocks(policies: list[dict]) -> list:
 
 def _seg_blocks(program: ir.Program) -> list:
     blocks = []
-    for a in program.allows:
+    for a in (*program.allows, *program.denies):  # deny blocks split classes too
         for p in (a.src, a.dst):
             if isinstance(p, ir.BlockPeer):
                 blocks += [p.net, *p.excepts]

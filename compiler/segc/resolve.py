@@ -140,6 +140,7 @@ class Resolver:
         deny_alls: list[ir.DenyAll] = []
         allows: list[ir.Allow] = []
         expects: list[ir.Expect] = []
+        denies: list[ir.Deny] = []
         for f in self.files:
             current: str | None = None
             for st in f.statements:
@@ -156,14 +157,17 @@ class Resolver:
                     elif isinstance(st, ir.ExpectStmt):
                         a = self._allow(st, current)  # the same endpoint rules as `allow`
                         expects.append(ir.Expect(a.src, a.dst, a.ports, st.allowed, st.text, st.span))
+                    elif isinstance(st, ir.DenyStmt):
+                        a = self._allow(st, current)
+                        denies.append(ir.Deny(a.src, a.dst, a.ports, a.text, a.span))
                     elif isinstance(st, ir.GroupStmt) and not f.stdlib:
                         # Resolve once at the definition to report problems there.
                         self.endpoint(st.target.endpoint, current or _PLACEHOLDER_NS, st.span, (st.name,))
                 except _Unresolved:
                     continue
-        return ir.Program(frozenset(managed), tuple(deny_alls), tuple(allows), tuple(expects))
+        return ir.Program(frozenset(managed), tuple(deny_alls), tuple(allows), denies=tuple(denies), expects=tuple(expects))
 
-    def _allow(self, st, current: str | None) -> ir.Allow:
+    def _allow(self, st: ir.AllowStmt | ir.DenyStmt | ir.ExpectStmt, current: str | None) -> ir.Allow:
         if st.src is None:
             src: ir.Peer = ir.PodPeer(ir.NsNamed(self._current(current, st.span)), ir.Selector())
         else:

@@ -30,6 +30,8 @@ class SegEvaluator:
         # Per-endpoint caches (keyed by identity: endpoints live as long as we do).
         self._as_src: dict[int, list[ir.Allow]] = {}
         self._as_dst: dict[int, list[ir.Allow]] = {}
+        self._deny_src: dict[int, list[ir.Deny]] = {}
+        self._deny_dst: dict[int, list[ir.Deny]] = {}
 
     def allows_selecting_source(self, ep: Endpoint) -> list[ir.Allow]:
         found = self._as_src.get(id(ep))
@@ -84,20 +86,46 @@ class SegEvaluator:
 
     # ----------------------------------------------------------- connection
     def egress_ok(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
-        if isinstance(src, External) or not self.egress_isolated(src):
+        if isinstance(src, External):
             return True
+        near = self._near_denies(src, port, protocol, dst, egress=True)
+        if any(self.selects(x.dst, dst) for x in near):
+            return False  # a deny names the far end by labels: every grant is withdrawn
+        by_address = not any(self.covers(x.dst, dst) for x in near)
+        if not self.egress_isolated(src):
+            return isinstance(dst, Pod) or by_address
         return any(
-            self.covers(a.dst, dst) and self.port_covered(a.ports, port, protocol, dst)
+            self.covers(a.dst, dst)
+            and self.port_covered(a.ports, port, protocol, dst)
+            and (isinstance(a.dst, ir.PodPeer) or by_address)
             for a in self.allows_selecting_source(src)
         )
 
     def ingress_ok(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
-        if isinstance(dst, External) or not self.ingress_isolated(dst):
+        if isinstance(dst, External):
             return True
+        near = self._near_denies(dst, port, protocol, dst, egress=False)
+        if any(self.selects(x.src, src) for x in near):
+            return False
+        by_address = not any(self.covers(x.src, src) for x in near)
+        if not self.ingress_isolated(dst):
+            return isinstance(src, Pod) or by_address
         return any(
-            self.covers(a.src, src) and self.port_covered(a.ports, port, protocol, dst)
+            self.covers(a.src, src)
+            and self.port_covered(a.ports, port, protocol, dst)
+            and (isinstance(a.src, ir.PodPeer) or by_address)
             for a in self.allows_selecting_destination(dst)
         )
+
+    def _near_denies(self, near: Pod, port: int, protocol: str, dst: Endpoint, egress: bool) -> list[ir.Deny]:
+        """The denies that choose ``near`` (the isolated end) by labels and cover the port."""
+        if not self.program.denies:
+            return []
+        cache = self._deny_src if egress else self._deny_dst
+        found = cache.get(id(near))
+        if found is None:
+            found = cache[id(near)] = [x for x in self.program.denies if self.selects(x.src if egress else x.dst, near)]
+        return [x for x in found if self.port_covered(x.ports, port, protocol, dst)]
 
     def allowed(self, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> bool:
         return self.egress_ok(src, dst, port, protocol) and self.ingress_ok(src, dst, port, protocol)
@@ -119,6 +147,9 @@ class SegEvaluator:
                 lines.append(f"{side}: allowed by " + "; ".join(f"{a.span}: {a.text or a.to_seg()}" for a in granting))
             else:
                 lines.append(f"{side}: DENIED: {end.key} is {side}-isolated ({self._isolation_reason(end, side)}) and no allow covers this connection")
+        for x in self.program.denies:
+            if self.covers(x.src, src) and self.covers(x.dst, dst) and self.port_covered(x.ports, port, protocol, dst):
+                lines.append(f"deny: {x.span}: {x.text or x.to_seg()} matches (it withdraws what allows grant; see docs/semantics.md, Deny)")
         verdict = "allowed" if self.allowed(src, dst, port, protocol) else "denied"
         return f"{probe}: {verdict}\n  " + "\n  ".join(lines)
 

@@ -33,6 +33,13 @@ def report(stats: Stats, k8s_version: tuple[int, int], optimized: bool = True) -
         f"{'optimized' if optimized else 'written':12}{o[0]:>10}{o[1]:>10}{o[2]:>10}",
         f"bound (one policy per selected workload): {bound(stats.naive)}",
     ]
+    if stats.before_denies is not None:
+        b, c = totals(stats.before_denies), stats.deny_cost
+        lines.insert(4, f"{'- no deny':12}{b[0]:>10}{b[1]:>10}{b[2]:>10}")
+        lines.append(
+            f"deny elimination ({c.denies} denies): +{n[0] - b[0]} policies, +{n[1] - b[1]} rules, +{n[2] - b[2]} peers in the naive plan; "
+            f"{c.split} policies split, {c.isolated} new isolations"
+        )
     if optimized:
         fired = ", ".join(f"{name} x{count}" for name, count in sorted(stats.fired.items())) or "none"
         lines.append(f"passes fired ({stats.rounds} rounds): {fired}")

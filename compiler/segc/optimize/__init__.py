@@ -44,6 +44,8 @@ class Stats:
     statements: int = 0
     naive: PolicySet = ()
     optimized: PolicySet = ()
+    before_denies: PolicySet | None = None  # naive policies before deny elimination (segc.backend.deny)
+    deny_cost: object = None
 
 
 def _canonical_rule_key(r: Rule):
