@@ -189,6 +189,11 @@ def test_fail_on_open_and_formats(pair):
     md = segc("diff", "old.seg", "new.seg", "--format", "md").output
     assert md.startswith("### segc diff: 1 opened, 1 closed")
     assert "| **opened** | `webapp/frontend` | `webapp/postgres` | TCP 5432 |" in md
+    # The picture of what changed: one edge per change, green opened, red closed.
+    chart = md.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    edges = [line.strip() for line in chart.splitlines() if "-->" in line]
+    assert len(edges) == 2 and '|"+ TCP 5432"|' in edges[0] and edges[1].startswith("n0 -->|\"− ")
+    assert "linkStyle 0 stroke:#1a7f37" in chart and "linkStyle 1 stroke:#cf222e" in chart
 
 
 def test_concrete_pairs_on_a_cluster(pair):

@@ -77,7 +77,7 @@ def test_sarif_warnings_and_clean_runs(project, sarif_validator):
     assert not list(sarif_validator.iter_errors(log))
     [result] = log["runs"][0]["results"]
     assert (result["ruleId"], result["level"]) == ("SEG100", "warning")
-    (project / "ok.seg").write_text("namespace app\ndeny-all\n")
+    (project / "ok.seg").write_text("namespace app\ndeny-all ingress\n")
     clean = json.loads(_check("--format", "sarif", "ok.seg").stdout)
     assert not list(sarif_validator.iter_errors(clean))
     assert clean["runs"][0]["results"] == []

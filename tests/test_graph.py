@@ -125,6 +125,16 @@ def _mermaid_cli() -> str:
     return exe
 
 
+def _diff_picture():
+    from segc.diff import diff_sides, picture_graph, read_side
+
+    old = read_side(os.path.join(ROOT, "examples", "three-tier", "three-tier.seg"))
+    new = read_side(os.path.join(ROOT, "examples", "batch-jobs", "batch-jobs.seg"))
+    g = picture_graph(diff_sides(old, new))
+    assert {e.change for e in g.edges} == {"opened", "closed"}
+    return g
+
+
 def test_mermaid_renders_with_the_real_mermaid(tmp_path):
     """Every example (and a cluster graph) through Mermaid itself, in one browser run."""
     assert CHROMIUM, "chromium is not installed (.ci/run installs the Debian package chromium)"
@@ -143,6 +153,7 @@ def test_mermaid_renders_with_the_real_mermaid(tmp_path):
     assert odd.ok, odd.diagnostics
     graphs.append(symbolic_graph(odd.policies))
     graphs.append(change_graph(compile_paths(seg_files(EXAMPLES[0])).policies, odd.policies))  # with linkStyle
+    graphs.append(_diff_picture())  # the picture `segc diff --format md` embeds
     md = "".join(f"```mermaid\n{to_mermaid(g)}```\n\n" for g in graphs)
     (tmp_path / "in.md").write_text(md)
     (tmp_path / "pptr.json").write_text(json.dumps({"executablePath": CHROMIUM, "args": ["--no-sandbox", "--disable-gpu"]}))

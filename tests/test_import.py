@@ -336,7 +336,20 @@ def _example_policies(folder: Path) -> list[dict]:
     return docs
 
 
-@pytest.mark.parametrize("folder", EXAMPLE_DIRS, ids=lambda p: p.parent.name)
+# Output with no .seg form short of `deny`, which import does not write yet
+# (docs/import.md, "Limitations"): open egress to every pod and every address
+# except one block. Import must refuse it, for this reason, not guess.
+NEEDS_DENY = {"metadata-endpoint": "SEG174"}
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS_DENY))
+def test_example_output_that_needs_deny_is_refused_with_a_reason(name):
+    result = import_paths([str(EXAMPLES / name / "expected")])
+    assert not result.ok and result.text is None
+    assert {d.code for d in result.diagnostics} == {NEEDS_DENY[name]}
+
+
+@pytest.mark.parametrize("folder", [d for d in EXAMPLE_DIRS if d.parent.name not in NEEDS_DENY], ids=lambda p: p.parent.name)
 def test_example_output_round_trips(folder):
     result = import_paths([str(folder)])
     assert result.ok, [f"{d.span}: {d.message}" for d in result.diagnostics]

@@ -411,15 +411,52 @@ def render_text(diff: Diff) -> str:
     return "\n".join(out) + "\n"
 
 
+# The picture in a PR comment stays readable up to this many changed paths.
+PICTURE_LIMIT = 40
+
+
 def render_md(diff: Diff) -> str:
     if not diff.entries:
         return f"### segc diff: no change in what is allowed\n\nChecked on {_where(diff)}.\n"
     out = [f"### segc diff: {len(diff.opened)} opened, {len(diff.closed)} closed", "", f"Checked on {_where(diff)}.", ""]
+    if len(diff.entries) <= PICTURE_LIMIT:
+        out += ["```mermaid", picture(diff).rstrip("\n"), "```", ""]
     out += ["| Change | From | To | Ports | Because |", "|---|---|---|---|---|"]
     for e in diff.entries:
         because = "<br>".join(_md_cause(c) for c in e.causes)
         out.append(f"| **{e.kind}** | `{_md(e.src)}` | `{_md(e.dst)}` | {_md(e.ports_text())} | {because} |")
     return "\n".join(out) + "\n"
+
+
+def picture(diff: Diff) -> str:
+    """What changed as Mermaid text (see ``picture_graph``)."""
+    from .graph import to_mermaid
+
+    return to_mermaid(picture_graph(diff))
+
+
+def picture_graph(diff: Diff):
+    """What changed as a graph: one node per endpoint of a change (in its
+    namespace's box when it names one namespace), one edge per change, opened
+    paths green, closed paths red, each labelled with its ports."""
+    from .graph import Edge, Graph, Node
+
+    g = Graph()
+    ids: dict[str, str] = {}
+
+    def node(text: str) -> str:
+        if text not in ids:
+            ns, sep, rest = text.partition("/")
+            group = ns if sep and ns.replace("-", "").isalnum() else None
+            if group is not None:
+                g.groups.setdefault(group, f"namespace {group}")
+            ids[text] = f"n{len(ids)}"
+            g.nodes.append(Node((text,), rest if group else text, group, "workload" if group else "pods", id=ids[text]))
+        return ids[text]
+
+    for e in diff.entries:
+        g.edges.append(Edge(node(e.src), node(e.dst), tuple(_merge_text(e.ports)), e.kind))
+    return g
 
 
 def _md_cause(c: Cause) -> str:

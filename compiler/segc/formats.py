@@ -41,7 +41,35 @@ RULES = {
     "SEG070": "Port range too long for the Kubernetes version",
     "SEG071": "Manifest rejected by the Kubernetes schema",
     "SEG072": "Manifest rejected by the API server's own checks",
+    "SEG080": "Deny between two address blocks",
+    "SEG081": "Deny with no managed end to enforce it",
+    "SEG082": "Deny that an address-block allow would still let through",
+    "SEG083": "Deny of named ports that cannot be subtracted",
+    "SEG084": "Deny needing too many selectors",
+    "SEG085": "Deny port remainder too long for the Kubernetes version",
+    "SEG090": "Expectation does not hold",
+    "SEG091": "Expectation checks nothing",
+    "SEG092": "Test file changes the program under test",
     "SEG100": "Statement with no effect",
+    "SEG101": "Allow covered by another",
+    "SEG102": "Egress isolation without DNS",
+    "SEG103": "Any source to a database port",
+    "SEG104": "Egress to every address",
+    "SEG105": "Source every pod of every namespace",
+    "SEG106": "Group never used",
+    "SEG107": "Name matching no pod of the cluster",
+    "SEG108": "Address block covering pods of the cluster",
+    "SEG109": "Two policies wanting the same name",
+    "SEG140": "Deny with no effect",
+    "SEG150": "Expectation netassert cannot express",
+    "SEG160": "Selector matching no rendered pod template",
+    "SEG161": "Named port not declared by the rendered pods",
+    "SEG162": "Rendered resources cannot be read",
+    "SEG163": "Resources already hold a policy segc writes",
+    "SEG164": "Invalid plugin or function configuration",
+    "SEG165": "No rendered workload in a managed namespace",
+    "SEG166": "Kustomization would rewrite the generated policies",
+    "SEG167": "Foreign NetworkPolicy in a managed namespace",
     "SEG170": "NetworkPolicy input cannot be read",
     "SEG171": "Egress isolation of part of a namespace",
     "SEG172": "Ingress isolation of part of a namespace without rules",
@@ -56,9 +84,10 @@ RULES = {
 
 
 def _is_warning_code(code: str) -> bool:
-    """SEG044 and SEG100-SEG159 are warnings (lint, deny, diff/test ranges)."""
+    """SEG044, SEG100-SEG159 (lint, deny, diff/test ranges) and the render-mode
+    checks that --strict turns into errors are warnings."""
     number = int(code[3:]) if code[3:].isdigit() else 0
-    return number == 44 or 100 <= number <= 159
+    return number in (44, 160, 161, 165, 167) or 100 <= number <= 159
 
 
 def _uri(path: str, base: str) -> str:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .build import _version
-from .common import print_diagnostics, read_inputs, validate_output
+from .common import cluster_option, print_diagnostics, read_inputs, validate_output
 
 
 def add_lint(result, paths: list[str], cluster=None) -> None:
@@ -33,16 +33,9 @@ def add_lint(result, paths: list[str], cluster=None) -> None:
 @click.option("--k8s-version", default="1.30", show_default=True, callback=_version, metavar="X.Y", help="Kubernetes version to compile and validate for.")
 def check(files: tuple[str, ...], each: bool, fmt: str, cluster_path: str | None, validate: bool, k8s_version: tuple[int, int]) -> None:
     """Report errors and warnings (lint) in FILE... (one program); exit 1 on errors."""
-    from ..cluster import ClusterError, load_cluster
     from ..compile import Result, compile_paths
 
-    cluster = None
-    if cluster_path is not None:
-        try:
-            cluster = load_cluster(cluster_path)
-        except ClusterError as e:
-            click.echo(f"segc: error: {e}", err=True)
-            sys.exit(1)
+    cluster = cluster_option(cluster_path)
     paths, texts = read_inputs(files)
     programs = [[p] for p in paths] if each else [paths]
     combined, ok = Result(), True

@@ -51,3 +51,16 @@ def validate_output(result, k8s_version: tuple[int, int]) -> None:
         validate_objects(result.policies, k8s_version, diags, result.texts)
     except ValidationUnavailable as e:
         raise click.UsageError(str(e)) from None
+
+
+def cluster_option(path: str | None):
+    """The ``--cluster`` file loaded, or None without one; exits 1 when it cannot be read."""
+    if path is None:
+        return None
+    from ..cluster import ClusterError, load_cluster
+
+    try:
+        return load_cluster(path)
+    except ClusterError as e:
+        click.echo(f"segc: error: {e}", err=True)
+        sys.exit(1)

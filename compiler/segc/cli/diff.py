@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import print_diagnostics
+from .common import cluster_option, print_diagnostics
 
 
 @click.command()
@@ -18,16 +18,9 @@ from .common import print_diagnostics
 @click.option("--fail-on-open", is_flag=True, help="Exit 1 when the change opens anything.")
 def diff(old: str, new: str, cluster_path: str | None, fmt: str, fail_on_open: bool) -> None:
     """What changes in what is allowed from OLD to NEW (.seg, NetworkPolicy YAML file or directory, or REV:PATH)."""
-    from ..cluster import ClusterError, load_cluster
     from ..diff import DiffInputError, diff_sides, read_side, render_md, render_text, to_json
 
-    cluster = None
-    if cluster_path is not None:
-        try:
-            cluster = load_cluster(cluster_path)
-        except ClusterError as e:
-            click.echo(f"segc: error: {e}", err=True)
-            sys.exit(1)
+    cluster = cluster_option(cluster_path)
     sides = []
     for spec in (old, new):
         try:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import print_diagnostics, read_inputs
+from .common import cluster_option, print_diagnostics, read_inputs
 
 
 @click.command("test")
@@ -16,18 +16,11 @@ from .common import print_diagnostics, read_inputs
 @click.option("--export", "export", type=click.Choice(["netassert"]), default=None, help="Write the expectations as netassert v2 test YAML to stdout instead of checking them.")
 def test(files: tuple[str, ...], cluster_path: str | None, why: bool, export: str | None) -> None:
     """Check the `expect` statements of FILE... (one program) against its compiled policies."""
-    from ..cluster import ClusterError, load_cluster
     from ..compile import compile_paths
     from ..diagnostics import render_text
     from ..intent import check, diagnostics, netassert_tests, test_file_problems
 
-    cluster = None
-    if cluster_path is not None:
-        try:
-            cluster = load_cluster(cluster_path)
-        except ClusterError as e:
-            click.echo(f"segc: error: {e}", err=True)
-            sys.exit(1)
+    cluster = cluster_option(cluster_path)
     paths, texts = read_inputs(files)
     result = compile_paths(paths, texts)
     print_diagnostics(result)
