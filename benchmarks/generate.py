@@ -4,8 +4,10 @@
 writes one file per namespace plus shared files: per-namespace deny-all and
 DNS, a chain of service calls with port lists, the same path written again in
 a second "team" file (duplicates across files), overlapping selectors
-(`tier=web` next to `app=web-N`), cross-namespace monitoring, a few egress
-rules to outside address blocks, and consecutive ports that are really ranges.
+(`tier=web` next to `app=web-N`), broad rules next to narrow ones,
+cross-namespace monitoring and ingress-controller traffic, shared databases,
+a few egress rules to outside address blocks, and consecutive ports that are
+really ranges.
 Deterministic for a given seed.
 """
 
@@ -17,6 +19,7 @@ import random
 
 
 def generate(out: str, namespaces: int = 200, services: int = 25, seed: int = 7) -> int:
+    """Write the program to ``out``; return the number of statements (about 20,000 by default)."""
     rnd = random.Random(seed)
     os.makedirs(out, exist_ok=True)
     count = 0
@@ -40,6 +43,14 @@ def generate(out: str, namespaces: int = 200, services: int = 25, seed: int = 7)
                 lines.append(f"allow {svc} -> 203.0.113.{rnd.randrange(256)}/32:443")
             if rnd.random() < 0.05:
                 lines.append(f"allow {svc} -> team-{rnd.randrange(namespaces):03d}/svc-{rnd.randrange(services):02d}:8080")
+            if rnd.random() < 0.6:
+                # traffic from the ingress controller, by port name or number
+                lines.append(f"allow ingress-nginx/controller -> {svc}:{rnd.choice(['http', '8080', '80,443'])}")
+            if rnd.random() < 0.4:
+                lines.append(f"allow {svc} -> databases/postgres-{n % 10}:5432")
+            if rnd.random() < 0.2:
+                # a broad rule next to the narrow ones (subsumes them)
+                dup.append(f"allow {svc} -> {callee}")
         lines.append("allow monitoring/node-exporter-scraper -> *:9100")
         lines.append("allow {purpose=monitoring}/prometheus -> {metrics=on}:9090")
         path = os.path.join(out, f"{ns}.seg")

@@ -19,6 +19,7 @@ from .optimize import optimize as run_optimizer
 
 DEFAULT_K8S_VERSION = (1, 30)
 from .diagnostics import Collector, Diagnostic
+from .gcpause import gc_paused
 from .loader import load
 from .resolve import resolve
 
@@ -37,6 +38,11 @@ class Result:
 
 def resolve_paths(paths: list[str], texts: dict[str, str] | None = None) -> Result:
     """Load and resolve: the program's meaning, without the backend."""
+    with gc_paused():
+        return _resolve_paths(paths, texts)
+
+
+def _resolve_paths(paths: list[str], texts: dict[str, str] | None) -> Result:
     diags = Collector()
     result = Result(diagnostics=diags.items)
     sources = load(paths, diags, texts)
@@ -57,7 +63,12 @@ def compile_paths(
     k8s_version: tuple[int, int] = DEFAULT_K8S_VERSION,
     stats: Stats | None = None,
 ) -> Result:
-    result = resolve_paths(paths, texts)
+    with gc_paused():
+        return _compile_paths(paths, texts, optimize, k8s_version, stats)
+
+
+def _compile_paths(paths, texts, optimize, k8s_version, stats) -> Result:
+    result = _resolve_paths(paths, texts)
     if result.program is None:
         return result
     diags = Collector()
@@ -93,10 +104,14 @@ def _source_namer(paths: list[str], texts: dict[str, str]):
     if not paths or paths[0] in texts:
         return lambda f: f
     base = os.path.dirname(os.path.abspath(paths[0]))
+    names: dict[str, str] = {}  # one relpath per file, not per statement
 
     def name(f: str) -> str:
         if f.startswith("<") or f in texts:
             return f
-        return os.path.relpath(os.path.abspath(f), base).replace(os.sep, "/")
+        out = names.get(f)
+        if out is None:
+            out = names[f] = os.path.relpath(os.path.abspath(f), base).replace(os.sep, "/")
+        return out
 
     return name

@@ -13,9 +13,38 @@ Two layers live here.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Mapping, Union
+
+
+def hash_once(cls):
+    """Class decorator for a frozen dataclass: compute the hash once per object.
+
+    The optimizer hashes the same selectors, peers and rules millions of
+    times; the generated ``__hash__`` would rehash every nested field each
+    time. The value is the same (hash of the compared fields); it is kept in
+    the instance dict and left out of pickles (string hashes differ between
+    processes).
+    """
+    names = tuple(f.name for f in fields(cls) if (f.compare if f.hash is None else f.hash))
+
+    def __hash__(self):
+        d = self.__dict__
+        h = d.get("_hash")
+        if h is None:
+            h = d["_hash"] = hash(tuple([getattr(self, n) for n in names]))
+        return h
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
+
+    cls.__hash__ = __hash__
+    cls.__getstate__ = __getstate__
+    return cls
+
 
 # --------------------------------------------------------------------- spans
 
@@ -44,6 +73,7 @@ def _span() -> Span:
 IN, NOT_IN, EXISTS, DOES_NOT_EXIST = "In", "NotIn", "Exists", "DoesNotExist"
 
 
+@hash_once
 @dataclass(frozen=True, order=True)
 class Requirement:
     """One label requirement, with Kubernetes' operator names."""
@@ -79,6 +109,7 @@ def _seg_value(v: str) -> str:
     return v if v else '""'
 
 
+@hash_once
 @dataclass(frozen=True, order=True)
 class Selector:
     """A conjunction of requirements; the empty selector matches everything.
@@ -113,6 +144,7 @@ class Selector:
 TCP, UDP, SCTP = "TCP", "UDP", "SCTP"
 
 
+@hash_once
 @dataclass(frozen=True, order=True)
 class Port:
     """A port range ``start..end`` (inclusive) or a named container port."""
@@ -279,16 +311,19 @@ class SourceFile:
 # ------------------------------------------------------------ resolved peers
 
 
+@hash_once
 @dataclass(frozen=True, order=True)
 class NsNamed:
     name: str
 
 
+@hash_once
 @dataclass(frozen=True, order=True)
 class NsAll:
     pass
 
 
+@hash_once
 @dataclass(frozen=True, order=True)
 class NsLabels:
     selector: Selector
@@ -297,6 +332,7 @@ class NsLabels:
 NsSelector = Union[NsNamed, NsAll, NsLabels]
 
 
+@hash_once
 @dataclass(frozen=True)
 class PodPeer:
     """Pods chosen by labels: those matching ``pods`` in namespaces matching ``ns``."""
@@ -322,6 +358,7 @@ def _pods_to_seg(sel: Selector) -> str:
     return sel.to_seg()
 
 
+@hash_once
 @dataclass(frozen=True)
 class BlockPeer:
     """Addresses: ``net`` minus each of ``excepts``. Never selects pods by labels."""

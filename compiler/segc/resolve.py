@@ -39,6 +39,13 @@ class Resolver:
         self.diags = diags
         self.groups: dict[str, _Group] = {}
         self.cyclic: set[str] = set()  # groups whose cycle is already reported
+        # Equal peers share one object: later stages compare and hash them
+        # millions of times, and identity makes that cheap.
+        self._peers: dict[ir.Peer, ir.Peer] = {}
+        self._close: dict[str, list[str]] = {}
+
+    def _intern(self, peer: ir.Peer) -> ir.Peer:
+        return self._peers.setdefault(peer, peer)
 
     # ---------------------------------------------------------------- groups
     def collect_groups(self) -> None:
@@ -103,7 +110,10 @@ class Resolver:
         return peer, target.ports if target.ports is not None else inner_ports
 
     def _near_miss(self, ref: ir.NameRef) -> None:
-        close = difflib.get_close_matches(ref.name, list(self.groups), n=1, cutoff=0.8)
+        try:
+            close = self._close[ref.name]
+        except KeyError:  # the groups are all declared by now: one look-up per name
+            close = self._close[ref.name] = difflib.get_close_matches(ref.name, list(self.groups), n=1, cutoff=0.8)
         if close:
             self.diags.warning(
                 ref.span,
@@ -164,7 +174,7 @@ class Resolver:
             src, _ = self.endpoint(st.src, current, st.span)
         dst, group_ports = self.endpoint(st.dst.endpoint, current, st.span)
         ports = st.dst.ports if st.dst.ports is not None else group_ports
-        return ir.Allow(src, dst, ports, st.text, st.span)
+        return ir.Allow(self._intern(src), self._intern(dst), ports, st.text, st.span)
 
 
 # A group defined before any `namespace` is checked as if used in some namespace.

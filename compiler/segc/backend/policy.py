@@ -16,6 +16,7 @@ from .. import ir
 INGRESS, EGRESS = "Ingress", "Egress"
 
 
+@ir.hash_once
 @dataclass(frozen=True)
 class Rule:
     """Connections from/to any of ``peers`` on any of ``ports`` (None: every port)."""
@@ -28,6 +29,7 @@ class Rule:
         return Rule(self.peers, self.ports, self.sources | frozenset(extra))
 
 
+@ir.hash_once
 @dataclass(frozen=True)
 class Policy:
     """One NetworkPolicy: pods ``pods`` of ``namespace``, isolated in ``isolates``.

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .. import ir
 from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from .each import port_key
 from . import coalesce_ports, drop_duplicates, drop_subsumed, group_by_workload, merge_blocks, merge_peers, merge_ports
 
 # Order matters: grouping first puts every rule of a workload side by side;
@@ -47,18 +49,59 @@ class Stats:
 
 
 def _canonical_rule_key(r: Rule):
-    return (tuple(ir.peer_sort_key(p) for p in r.peers), (0,) if r.ports is None else (1, r.ports))
+    """Peers' sort keys, then ports (as their fields: the same order as ``ir.Port``'s)."""
+    key = r.__dict__.get("_sort_key")  # cached on the (frozen) rule
+    if key is None:
+        ports = (0,) if r.ports is None else (1, tuple([port_key(p) for p in r.ports]))
+        key = r.__dict__["_sort_key"] = (tuple([ir.peer_sort_key(p) for p in r.peers]), ports)
+    return key
+
+
+@lru_cache(maxsize=1 << 14)
+def _selector_key(sel: ir.Selector):
+    """The order of ``ir.Selector`` (a dataclass with order=True), as plain tuples."""
+    return tuple([(q.key, q.op, q.values) for q in sel.requirements])
+
+
+def _canonical_rule(r: Rule) -> Rule:
+    peers = r.peers
+    if len(peers) > 1:
+        keys = [ir.peer_sort_key(p) for p in peers]
+        # Strictly increasing keys: sorted and without duplicates (equal keys mean equal peers).
+        if not all(a < b for a, b in zip(keys, keys[1:])):
+            return Rule(tuple(sorted(set(peers), key=ir.peer_sort_key)), r.ports, r.sources)
+    return r
+
+
+def _canonical_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    new = [_canonical_rule(r) for r in rules]
+    if len(new) > 1:
+        new.sort(key=_canonical_rule_key)
+    if all(a is b for a, b in zip(new, rules)):
+        return rules
+    return tuple(new)
+
+
+def _policy_key(p):
+    return (
+        p.namespace,
+        _selector_key(p.pods),
+        sorted(p.isolates),
+        [_canonical_rule_key(r) for r in p.ingress],
+        [_canonical_rule_key(r) for r in p.egress],
+    )
 
 
 def canonical(policies: PolicySet) -> PolicySet:
     """Sorted rules, sorted peers, sorted policies: order never shows in output."""
     out = []
     for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules = [Rule(tuple(sorted(set(r.peers), key=ir.peer_sort_key)), r.ports, r.sources) for r in p.rules(d)]
-            p = p.replace_rules(d, sorted(rules, key=_canonical_rule_key))
+        ingress, egress = _canonical_rules(p.ingress), _canonical_rules(p.egress)
+        if ingress is not p.ingress or egress is not p.egress:
+            p = p.replace_rules(INGRESS, ingress).replace_rules(EGRESS, egress)
         out.append(p)
-    return tuple(sorted(out, key=lambda p: (p.namespace, p.pods, sorted(p.isolates), [_canonical_rule_key(r) for r in p.ingress], [_canonical_rule_key(r) for r in p.egress])))
+    out.sort(key=_policy_key)
+    return tuple(out)
 
 
 def optimize(policies: PolicySet, k8s_version: tuple[int, int] = (1, 30), stats: Stats | None = None) -> PolicySet:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..backend.policy import PolicySet, Rule
-from .each import each_rule
+from .each import each_rule, sorted_ports
 
 
 def coalesce(ports: ir.Ports) -> ir.Ports:
@@ -23,8 +23,15 @@ def coalesce(ports: ir.Ports) -> ir.Ports:
             out[-1] = ir.Port(p.protocol, last.start, max(last.end, p.end))
         else:
             out.append(p)
-    return tuple(sorted(set(out) | set(named)))
+    return sorted_ports(set(out) | set(named))
+
+
+def _rule(r: Rule) -> Rule:
+    if r.ports is None or len(r.ports) < 2:
+        return r  # nothing to join
+    ports = coalesce(r.ports)
+    return r if ports == r.ports else Rule(r.peers, ports, r.sources)
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    return each_rule(policies, lambda r: Rule(r.peers, coalesce(r.ports), r.sources))
+    return each_rule(policies, _rule)

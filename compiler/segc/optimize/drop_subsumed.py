@@ -10,10 +10,24 @@ Exact: only containment proven by ``algebra`` is used.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .. import ir
 from ..backend.policy import PolicySet, Rule
 from .each import each_rule_list
-from .algebra import peer_within, peers_within, port_within, ports_within
+from .algebra import peer_within as _peer_within_uncached
+from .algebra import port_within
+from .algebra import ports_within as _ports_within_uncached
+
+# The same few thousand peers meet each other in every policy and every round.
+peer_within = lru_cache(maxsize=1 << 16)(_peer_within_uncached)
+ports_within = lru_cache(maxsize=1 << 14)(_ports_within_uncached)
+
+
+def peers_within(a: tuple[ir.Peer, ...], b: tuple[ir.Peer, ...]) -> bool:
+    if len(a) == 1 and len(b) == 1:
+        return peer_within(a[0], b[0])
+    return all(any(peer_within(p, q) for q in b) for p in a)
 
 
 def _prune(items, within) -> tuple:
@@ -26,11 +40,15 @@ def _prune(items, within) -> tuple:
     return tuple(kept)
 
 
+_BLOCKS, _WILD = ("blocks",), ("*",)  # tuples: a namespace may be called "blocks"
+
+
+@lru_cache(maxsize=1 << 14)
 def _bucket(p: ir.Peer):
     """Peers that can only lie within peers of the same or the wildcard bucket."""
     if isinstance(p, ir.BlockPeer):
-        return "blocks"
-    return p.ns.name if isinstance(p.ns, ir.NsNamed) else "*"
+        return _BLOCKS
+    return ("ns", p.ns.name) if isinstance(p.ns, ir.NsNamed) else _WILD
 
 
 def _prune_peers(peers: tuple) -> tuple:
@@ -39,11 +57,14 @@ def _prune_peers(peers: tuple) -> tuple:
     buckets: dict = {}
     for i, p in enumerate(peers):
         buckets.setdefault(_bucket(p), []).append((i, p))
-    wild = buckets.get("*", [])
+    wild = buckets.get(_WILD, [])
     kept = []
     for i, x in enumerate(peers):
         b = _bucket(x)
-        others = buckets[b] + (wild if b not in ("*", "blocks") else [])
+        if b is not _WILD and b is not _BLOCKS and len(buckets[b]) == 1 and not wild:
+            kept.append(x)  # alone in its namespace, and no peer spans namespaces
+            continue
+        others = buckets[b] + (wild if b is not _WILD and b is not _BLOCKS else [])
         if any(j != i and peer_within(x, y) and (not peer_within(y, x) or j < i) for j, y in others):
             continue
         kept.append(x)
@@ -51,32 +72,40 @@ def _prune_peers(peers: tuple) -> tuple:
 
 
 def _shrink(rule: Rule) -> Rule:
-    peers = _prune_peers(rule.peers)
-    ports = rule.ports if rule.ports is None else _prune(rule.ports, port_within)
+    peers = rule.peers if len(rule.peers) < 2 else _prune_peers(rule.peers)
+    ports = rule.ports if rule.ports is None or len(rule.ports) < 2 else _prune(rule.ports, port_within)
+    if len(peers) == len(rule.peers) and (ports is rule.ports or len(ports) == len(rule.ports)):
+        return rule  # pruning only removes: the same lengths mean the same rule
     return Rule(peers, ports, rule.sources)
 
 
 def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
     shrunk = [_shrink(r) for r in rules]
-    fired = sum(s != r for s, r in zip(shrunk, rules))
+    fired = sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
+    n = len(shrunk)
+    if n < 2:
+        return tuple(shrunk), fired
+    # within[i][j]: rule i lies within rule j (each pair decided once).
+    within = [
+        [i != j and peers_within(a.peers, b.peers) and ports_within(a.ports, b.ports) for j, b in enumerate(shrunk)]
+        for i, a in enumerate(shrunk)
+    ]
 
     def covers(j: int, i: int) -> bool:
         """Rule j covers rule i (of two equal rules, the first covers the second)."""
-        r, o = shrunk[i], shrunk[j]
-        if not (peers_within(r.peers, o.peers) and ports_within(r.ports, o.ports)):
-            return False
-        mutual = peers_within(o.peers, r.peers) and ports_within(o.ports, r.ports)
-        return not mutual or j < i
+        return within[i][j] and (not within[j][i] or j < i)
 
-    kept = [i for i in range(len(shrunk)) if not any(j != i and covers(j, i) for j in range(len(shrunk)))]
+    kept = [i for i in range(n) if not any(covers(j, i) for j in range(n))]
+    if len(kept) == n:
+        return tuple(shrunk), fired
     result = {i: shrunk[i] for i in kept}
-    for i in range(len(shrunk)):
+    for i in range(n):
         if i in result:
             continue
         fired += 1
         # The dropped rule's pointers go to a kept rule that covers it, for review.
         for k in kept:
-            if peers_within(shrunk[i].peers, shrunk[k].peers) and ports_within(shrunk[i].ports, shrunk[k].ports):
+            if within[i][k]:
                 result[k] = result[k].with_sources(shrunk[i].sources)
                 break
     return tuple(result[k] for k in kept), fired

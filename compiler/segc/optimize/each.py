@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+from .. import ir
 from ..backend.policy import EGRESS, INGRESS, PolicySet
 
 
+def port_key(p: ir.Port):
+    """``ir.Port``'s order (its fields in turn) as a plain tuple, compared without Python calls."""
+    return (p.protocol, p.start, p.end, p.name)
+
+
+def sorted_ports(ports) -> tuple[ir.Port, ...]:
+    return tuple(sorted(ports, key=port_key))
+
+
 def each_rule_list(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
-    """``rewrite(rules) -> (rules, times_fired)`` on each direction of each policy."""
+    """``rewrite(rules) -> (rules, times_fired)`` on each direction of each policy.
+
+    A policy whose rule lists come back unchanged (the same objects) stays the
+    same object, so later stages can skip it cheaply.
+    """
     out, fired = [], 0
     for p in policies:
-        for d in (INGRESS, EGRESS):
-            rules, n = rewrite(p.rules(d))
-            fired += n
-            p = p.replace_rules(d, rules)
+        ingress, n = rewrite(p.ingress)
+        egress, m = rewrite(p.egress)
+        fired += n + m
+        if not (_same(ingress, p.ingress) and _same(egress, p.egress)):
+            p = p.replace_rules(INGRESS, ingress).replace_rules(EGRESS, egress)
         out.append(p)
     return tuple(out), fired
+
+
+def _same(a, b) -> bool:
+    return a is b or (len(a) == len(b) and all(x is y for x, y in zip(a, b)))
 
 
 def each_rule(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """``rewrite(rule) -> rule`` on every rule; fired counts the rules it changed."""
 
     def on_list(rules):
-        new = tuple(rewrite(r) for r in rules)
-        return new, sum(a != b for a, b in zip(new, rules))
+        new = tuple([rewrite(r) for r in rules])
+        return new, sum(1 for a, b in zip(new, rules) if a is not b and a != b)
 
     return each_rule_list(policies, on_list)

@@ -12,22 +12,24 @@ from ..backend.policy import Policy, PolicySet
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    merged: dict[tuple, Policy] = {}
-    fired = 0
+    groups: dict[tuple, list[Policy]] = {}
     for p in policies:
-        key = (p.namespace, p.pods)
-        old = merged.get(key)
-        if old is None:
-            merged[key] = p
+        groups.setdefault((p.namespace, p.pods), []).append(p)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
             continue
-        fired += 1
-        merged[key] = Policy(
-            p.namespace,
-            p.pods,
-            old.isolates | p.isolates,
-            old.ingress + p.ingress,
-            old.egress + p.egress,
-            old.sources | p.sources,
-            old.from_deny or p.from_deny,
+        first = group[0]
+        out.append(
+            Policy(
+                first.namespace,
+                first.pods,
+                frozenset().union(*(p.isolates for p in group)),
+                tuple(r for p in group for r in p.ingress),
+                tuple(r for p in group for r in p.egress),
+                frozenset().union(*(p.sources for p in group)),
+                any(p.from_deny for p in group),
+            )
         )
-    return tuple(merged.values()), fired
+    return tuple(out), len(policies) - len(groups)

@@ -44,5 +44,15 @@ def merge(peers: tuple[ir.Peer, ...]) -> tuple[ir.Peer, ...]:
     return tuple(sorted(pods + merged, key=ir.peer_sort_key))
 
 
+def _rule(r: Rule) -> Rule:
+    blocks = 0
+    for p in r.peers:
+        if type(p) is ir.BlockPeer:
+            blocks += 1
+    if blocks < 2:
+        return r  # one block or none: nothing to merge
+    return Rule(merge(r.peers), r.ports, r.sources)
+
+
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
-    return each_rule(policies, lambda r: Rule(merge(r.peers), r.ports, r.sources))
+    return each_rule(policies, _rule)

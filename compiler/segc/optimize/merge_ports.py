@@ -6,13 +6,13 @@ Exact: (peers x A) union (peers x B) = peers x (A union B); "every port" absorbs
 from __future__ import annotations
 
 from ..backend.policy import PolicySet, Rule
-from .each import each_rule_list
+from .each import each_rule_list, sorted_ports
 
 
 def union_ports(a, b):
     if a is None or b is None:
         return None
-    return tuple(sorted(set(a) | set(b)))
+    return sorted_ports(set(a) | set(b))
 
 
 def merge(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
