@@ -9,7 +9,6 @@ change is a real difference and every difference is reported.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import subprocess

@@ -28,7 +28,7 @@ import yaml
 from click.testing import CliRunner
 
 from segc.cli import cli
-from segc.cluster import Cluster, ContainerPort, External, Namespace, Pod
+from segc.cluster import Cluster, ContainerPort, Namespace, Pod
 from segc.compile import compile_paths
 from segc.k8s_eval import K8sEvaluator, policies_from_objects
 from segc.seg_eval import SegEvaluator

@@ -232,7 +232,6 @@ def test_unreadable_release_is_an_error(tmp_path):
 import re  # noqa: E402
 
 from hypothesis import event, example, given, note  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 from segc import ir  # noqa: E402
 from segc.compile import compile_paths  # noqa: E402

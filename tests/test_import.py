@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from segc.cli import cli
 from segc.cluster import Cluster, ContainerPort, External, Namespace, Pod
-from segc.compile import compile_paths, resolve_paths
+from segc.compile import compile_paths
 from segc.diagnostics import Collector
 from segc.importer import SourceObject, import_objects, import_paths
 from segc.ir import Span

@@ -28,7 +28,7 @@ import tarfile
 from dataclasses import dataclass, field
 
 from . import ir, witness
-from .cluster import Cluster, External, Pod
+from .cluster import Cluster, Pod
 from .diagnostics import Diagnostic
 
 
@@ -208,17 +208,7 @@ def diff_sides(old: Side, new: Side, cluster: Cluster | None = None) -> Diff:
     from .k8s_eval import K8sEvaluator
 
     vocab = old.vocabulary().update(new.vocabulary())
-    wit = None
-    if cluster is None:
-        wit = witness.build(vocab)
-        cluster, intervals = wit.cluster, wit.ports
-    else:
-        points = {(cp.protocol, cp.port): "" for pod in cluster.pods for cp in pod.ports}
-        intervals = witness.port_intervals(vocab.port_ranges, points)
-        known = {e.ip for e in cluster.externals}
-        for ip in witness.external_addresses(vocab.intervals):
-            if ip not in known:
-                cluster.externals.append(External(ip))
+    wit, cluster, intervals = witness.probe_setting(vocab, cluster)
     endpoints = cluster.endpoints()
     probes = [iv.probe for iv in intervals]
     evaluators = K8sEvaluator(old.policies, cluster), K8sEvaluator(new.policies, cluster)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ir, witness
-from .cluster import Cluster, External, Pod
+from .cluster import Cluster, Pod
 from .diagnostics import Collector, Diagnostic
 from .seg_eval import ns_selects
 
@@ -93,18 +93,7 @@ def check(program: ir.Program, policies: list[dict], cluster: Cluster | None = N
     from .k8s_eval import K8sEvaluator
 
     vocab = witness.from_program(program)
-    wit = None
-    if cluster is None:
-        wit = witness.build(vocab)
-        cluster = wit.cluster
-        intervals = wit.ports
-    else:
-        points = {(cp.protocol, cp.port): "" for pod in cluster.pods for cp in pod.ports}
-        intervals = witness.port_intervals(vocab.port_ranges, points)
-        known = {e.ip for e in cluster.externals}
-        for ip in witness.external_addresses(vocab.intervals):
-            if ip not in known:
-                cluster.externals.append(External(ip))
+    wit, cluster, intervals = witness.probe_setting(vocab, cluster)
     evaluator = K8sEvaluator(policies, cluster)
     skip_self = wit is None
     outcomes = []

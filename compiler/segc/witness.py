@@ -439,3 +439,25 @@ def rename_in(text: str, endpoints, describe) -> str:
         if isinstance(ep, Pod):
             text = re.sub(re.escape(ep.key) + r"(?![\w-])", lambda _m, d=describe(ep): d, text)
     return text
+
+
+def probe_setting(vocab: "Vocabulary", cluster=None):
+    """Where and on which ports to probe: ``(witness, cluster, port intervals)``.
+
+    Without a cluster, the witness built from ``vocab`` (its cluster and port
+    intervals). With one, ``witness`` is None, the intervals cut at the
+    vocabulary's ports and the cluster's container ports, and the cluster gains
+    one outside address per region the vocabulary's address blocks cut out
+    (it is changed in place)."""
+    from .cluster import External
+
+    if cluster is None:
+        wit = build(vocab)
+        return wit, wit.cluster, wit.ports
+    points = {(cp.protocol, cp.port): "" for pod in cluster.pods for cp in pod.ports}
+    intervals = port_intervals(vocab.port_ranges, points)
+    known = {e.ip for e in cluster.externals}
+    for ip in external_addresses(vocab.intervals):
+        if ip not in known:
+            cluster.externals.append(External(ip))
+    return None, cluster, intervals

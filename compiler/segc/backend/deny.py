@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from .. import ir
 from ..cluster import NAME_LABEL
 from ..diagnostics import Collector
-from .plan import ENDPORT_SINCE, MAX_EXPANDED_PORTS, Match, _ports_may_overlap, _selectors_may_overlap, ns_match
+from .plan import ENDPORT_SINCE, MAX_EXPANDED_PORTS, Match, _ports_may_overlap, ns_match
 from .policy import EGRESS, INGRESS, Policy, PolicySet, Rule
 
 PROTOCOLS = (ir.TCP, ir.UDP, ir.SCTP)
