@@ -10,7 +10,8 @@ text). They must agree on every probe of every cluster tried:
   reasonable fraction must be accepted (checked, so the test is not vacuous);
 * the conformance corpus (tests/conformance/), on the case's own cluster and
   on random clusters drawn from the policies' own vocabulary;
-* every example's expected output, which must import (round trip).
+* every example's expected output, which must import (round trip);
+* open egress with address holes, which imports as `deny` statements.
 """
 
 from __future__ import annotations
@@ -336,20 +337,7 @@ def _example_policies(folder: Path) -> list[dict]:
     return docs
 
 
-# Output with no .seg form short of `deny`, which import does not write yet
-# (docs/import.md, "Limitations"): open egress to every pod and every address
-# except one block. Import must refuse it, for this reason, not guess.
-NEEDS_DENY = {"metadata-endpoint": "SEG174"}
-
-
-@pytest.mark.parametrize("name", sorted(NEEDS_DENY))
-def test_example_output_that_needs_deny_is_refused_with_a_reason(name):
-    result = import_paths([str(EXAMPLES / name / "expected")])
-    assert not result.ok and result.text is None
-    assert {d.code for d in result.diagnostics} == {NEEDS_DENY[name]}
-
-
-@pytest.mark.parametrize("folder", [d for d in EXAMPLE_DIRS if d.parent.name not in NEEDS_DENY], ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("folder", EXAMPLE_DIRS, ids=lambda p: p.parent.name)
 def test_example_output_round_trips(folder):
     result = import_paths([str(folder)])
     assert result.ok, [f"{d.span}: {d.message}" for d in result.diagnostics]
@@ -483,3 +471,112 @@ def test_any_valid_label_imports_and_renders(app, key, value, op):
     result = imported(policies)
     assert result.ok, [f"{d.code}: {d.message} {d.notes}" for d in result.diagnostics]
     assert reread(result.text) is not None
+
+
+# ------------------------------------------------ open egress with holes: deny
+
+EVERY_POD = {"namespaceSelector": {}, "podSelector": {}}
+METADATA = "169.254.169.254/32"
+
+
+def _open_egress(ns="ci", v4_except=(METADATA,), v6=True, ports=None, pods=EVERY_POD):
+    rule = {"to": [pods, {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(v4_except)}}] + ([{"ipBlock": {"cidr": "::/0"}}] if v6 else [])}
+    if not v4_except:
+        del rule["to"][1]["ipBlock"]["except"]
+    if ports is not None:
+        rule["ports"] = ports
+    return _policy(ns, {}, policyTypes=["Egress"], egress=[rule])
+
+
+@pytest.mark.parametrize(
+    "policies, holes",
+    [
+        ([_open_egress()], ["169.254.169.254/32"]),
+        ([_open_egress(v4_except=(METADATA, "10.0.0.0/8"))], ["10.0.0.0/8", "169.254.169.254/32"]),
+        ([_open_egress(v6=False)], ["169.254.169.254/32", "::/0"]),
+        ([_open_egress(v4_except=())], []),
+        # Another rule reaching outside the holes changes nothing.
+        ([_open_egress(), _policy("ci", APP, policyTypes=["Egress"], egress=[{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 80}]}])], ["169.254.169.254/32"]),
+        # A second namespace-wide rule filling part of a hole on every port makes it smaller.
+        (
+            [_open_egress(v4_except=("10.0.0.0/8",)), _policy("ci", {}, policyTypes=["Egress"], egress=[{"to": [{"ipBlock": {"cidr": "10.0.0.0/9"}}]}])],
+            ["10.128.0.0/9"],
+        ),
+    ],
+)
+def test_open_egress_with_holes_imports_as_deny(policies, holes):
+    result = imported(policies)
+    assert result.ok, [f"{d.code}: {d.message}" for d in result.diagnostics]
+    assert "deny-all egress" not in result.text and "deny-all\n" not in result.text, result.text
+    assert [line for line in result.text.splitlines() if line.startswith("deny ")] == [f"deny * -> {h}" for h in holes], result.text
+    assert {str(d.dst.net) for d in result.program.denies} == set(holes)
+
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(cluster_for(policies))
+    def on_random_clusters(c):
+        wrong = disagreements(policies, result.text, c, _probes(policies) + [(81, "UDP")])
+        assert not wrong, result.text + "\n" + "\n".join(wrong[:5])
+
+    on_random_clusters()
+
+
+@pytest.mark.parametrize(
+    "policies",
+    [
+        # The hole is open on one port: no deny on every port says that.
+        [_open_egress(), _policy("ci", APP, policyTypes=["Egress"], egress=[{"to": [{"ipBlock": {"cidr": METADATA}}], "ports": [{"port": 80}]}])],
+        # Every address but the hole, on some ports only.
+        [_open_egress(ports=[{"port": 443}])],
+        # Pods of some namespaces only.
+        [
+            _open_egress(pods={"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "web"}}}),
+            _policy("web", APP, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]),
+        ],
+    ],
+    ids=["hole-open-on-a-port", "some-ports", "some-namespaces"],
+)
+def test_open_egress_near_misses_are_still_refused(policies):
+    result = imported(policies)
+    assert not result.ok and not any(line.startswith("deny ") for line in (result.text or "").splitlines())
+    codes = {d.code for d in result.diagnostics if d.severity == "error"}
+    assert codes == {"SEG174"}, [f"{d.code}: {d.message}" for d in result.diagnostics]
+
+
+@st.composite
+def open_egress_sets(draw):
+    """A namespace with open egress but for random holes, beside random policies."""
+    ns = draw(st.sampled_from(NAMESPACES[:4]))
+    holes = draw(st.lists(st.sampled_from([METADATA, "10.0.0.0/8", "10.0.1.0/24", "192.0.2.0/24"]), unique=True, max_size=2))
+    out = [_open_egress(ns, v4_except=holes, v6=draw(st.booleans()))]
+    out[0]["metadata"]["name"] = "open"
+    if draw(st.booleans()):  # a rule of the same namespace towards addresses, maybe in a hole
+        pods = draw(st.sampled_from([{}, APP]))
+        rule = {"to": [{"ipBlock": {"cidr": draw(st.sampled_from(BLOCKS[:4] + [METADATA]))}}]}
+        if draw(st.booleans()):
+            rule["ports"] = [dict(draw(st.sampled_from(PORT_SPECS[:5])))]
+        out.append(_policy(ns, pods, policyTypes=["Egress"], egress=[rule]))
+        out[-1]["metadata"]["name"] = "to-block"
+    out += [draw(k8s_policy(i)) for i in range(draw(st.integers(0, 2)))]
+    return out
+
+
+def test_open_egress_sets_import_faithfully():
+    outcomes: list[bool] = []
+
+    @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], deadline=None, database=None, derandomize=True)
+    @given(st.data())
+    def run(data):
+        policies = data.draw(open_egress_sets())
+        note(yaml.safe_dump_all(policies))
+        c = data.draw(cluster_for(policies))
+        outcomes.append(check_import(policies, c, _probes(policies)))
+
+    run()
+    assert sum(outcomes) >= len(outcomes) // 4, f"only {sum(outcomes)} of {len(outcomes)} accepted"
+
+
+def test_the_deny_example_in_docs_import_md_is_what_segc_prints():
+    doc = (ROOT / "docs" / "import.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Open egress with holes") :]
+    block = section.split("```seg\n", 1)[1].split("```", 1)[0]
+    assert import_paths([str(EXAMPLES / "metadata-endpoint" / "expected")]).text == block

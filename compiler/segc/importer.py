@@ -10,6 +10,10 @@ The import reads the policies with evaluator 2's own reading of Kubernetes
 * an ingress rule of a policy on pods ``N/S`` becomes ``allow PEER -> N/S:PORTS``
   for each peer; an egress rule becomes ``allow N/S -> PEER:PORTS``.
 
+One pattern becomes ``deny``: a namespace whose egress is open to every pod
+and every address but some blocks gets no egress isolation and a
+``deny NS/* -> HOLE`` per hole (``_open_egress_holes``).
+
 A .seg allow speaks for both ends, a Kubernetes rule for one. So each allow is
 checked for what it would add at the other end (SEG173, SEG174), and the
 forms .seg has no word for are refused (SEG171: egress isolation of part of a
@@ -351,6 +355,11 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
     def refuse(i: int, code: str, message: str, *notes: str) -> None:
         diags.error(good[i].span, code, f"{good[i].label}: {message}", *notes)
 
+    # Open egress with holes: no egress isolation, one deny per hole.
+    holes = {ns: h for ns in sorted(deny_out) if (h := _open_egress_holes(ns, outbound)) is not None}
+    isolated_out = deny_out - holes.keys()
+    outbound = [c for c in outbound if c.allow.src.ns.name not in holes]
+
     # Isolation .seg can write: egress only namespace-wide; ingress through allows.
     for i, obj in enumerate(good):
         pol, own = obj.policy, targets[i]
@@ -381,7 +390,7 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
         src = c.allow.src
         if not isinstance(src, ir.PodPeer):
             continue
-        for ns in sorted(deny_out):
+        for ns in sorted(isolated_out):
             if not _ns_may_choose(src.ns, ns):
                 continue
             if not any(
@@ -430,14 +439,90 @@ def import_objects(objects: list[SourceObject], diags: Collector) -> Imported:
         return result
 
     deny_alls = tuple(
-        ir.DenyAll(ns, ns in deny_in, ns in deny_out) for ns in sorted(deny_in | deny_out)
+        ir.DenyAll(ns, ns in deny_in, ns in isolated_out) for ns in sorted(deny_in | isolated_out)
     )
     allows = _drop_subsumed(_merge(inbound + [c for c in outbound if c.allow not in unneeded]))
-    program = ir.Program(frozenset(managed), deny_alls, tuple(c.allow for c in allows))
+    denies = tuple(ir.Deny(ir.PodPeer(ir.NsNamed(ns), ir.Selector()), hole, None) for ns in sorted(holes) for hole in holes[ns])
+    program = ir.Program(frozenset(managed), deny_alls, tuple(c.allow for c in allows), denies=denies)
     text = _self_checked(program, [good[c.origin] for c in allows], diags)
     if text is not None:
         result.program, result.text = program, text
     return result
+
+
+MAX_HOLES = 16
+
+
+def _open_egress_holes(ns: str, outbound: list[Candidate]) -> list[ir.BlockPeer] | None:
+    """The holes of an egress-isolated namespace whose egress is open but for
+    some address blocks, or None when its egress is not of that form.
+
+    The form: rules of namespace-wide policies of ``ns``, on every port, reach
+    every pod of every namespace (``namespaceSelector: {}``) and the address
+    blocks of at least one whole family (``0.0.0.0/0`` or ``::/0``, with
+    ``except`` blocks); what the blocks of those rules leave out, in both
+    families, are the holes; and no egress rule of any policy of ``ns`` (any
+    pods, any ports) reaches an address in a hole. Then every pod of ``ns``
+    may send to every pod (by labels), on every port, and to every address
+    outside the holes, and to nothing else: exactly what the namespace means
+    in .seg without egress isolation and with ``deny ns/* -> HOLE`` per hole
+    (a deny to a block withdraws only grants by address; docs/semantics.md,
+    "Deny"). Sufficient, not necessary: pods reached through several pod
+    rules, or holes some rule covers on a few ports, do not match.
+    """
+    whole = ir.PodPeer(ir.NsNamed(ns), ir.Selector())
+    mine = [c for c in outbound if c.allow.src.ns == whole.ns]
+    wide = [c.allow.dst for c in mine if c.allow.src == whole and c.allow.ports is None]
+    if EVERYTHING[0] not in wide:
+        return None
+    blocks = [d for d in wide if isinstance(d, ir.BlockPeer)]
+    if not any(b.net.prefixlen == 0 for b in blocks):
+        return None
+    holes: list[ir.BlockPeer] = []
+    for version, bits in ((4, 32), (6, 128)):
+        covered = sorted(
+            iv for b in blocks if b.net.version == version for iv in _block_intervals(b)
+        )
+        at = 0
+        for first, last in covered + [(1 << bits, 1 << bits)]:
+            if first > at:
+                address = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+                start, end = address(at), address(first - 1)
+                holes += [ir.BlockPeer(n) for n in ipaddress.summarize_address_range(start, end)]
+            at = max(at, last + 1)
+    if len(holes) > MAX_HOLES:
+        return None
+    for c in mine:
+        d = c.allow.dst
+        if isinstance(d, ir.BlockPeer) and any(
+            h.net.version == d.net.version and _intervals_meet(_block_intervals(d), _block_intervals(h)) for h in holes
+        ):
+            return None
+    return holes
+
+
+def _block_intervals(b: ir.BlockPeer) -> list[tuple[int, int]]:
+    """The addresses a block covers (its net minus its excepts), as closed integer intervals."""
+    out = [(int(b.net.network_address), int(b.net.broadcast_address))]
+    for e in b.excepts:
+        if e.version != b.net.version:
+            continue
+        a, z = int(e.network_address), int(e.broadcast_address)
+        nxt = []
+        for x, y in out:
+            if z < x or a > y:
+                nxt.append((x, y))
+                continue
+            if x < a:
+                nxt.append((x, a - 1))
+            if z < y:
+                nxt.append((z + 1, y))
+        out = nxt
+    return out
+
+
+def _intervals_meet(xs: list[tuple[int, int]], ys: list[tuple[int, int]]) -> bool:
+    return any(a <= z and x <= b for a, b in xs for x, z in ys)
 
 
 def _rechecked_at_destination(a: ir.Allow, managed, deny_in, inbound: list[Candidate]) -> bool:
@@ -573,7 +658,8 @@ def _same(got: ir.Program, want: ir.Program) -> bool:
         denies = {(d.namespace, d.ingress, d.egress) for d in p.deny_alls}
         ins = {d[0] for d in denies if d[1]}
         outs = {d[0] for d in denies if d[2]}
-        return p.managed, ins, outs, allows
+        withdrawn = {(d.src, d.dst, None if d.ports is None else frozenset(d.ports)) for d in p.denies}
+        return p.managed, ins, outs, allows, withdrawn
 
     return norm(got) == norm(want)
 
@@ -734,6 +820,8 @@ def render(program: ir.Program, use_groups: bool = True) -> tuple[str, dict[int,
         for text, i in sorted(allows, key=lambda ti: _allow_order(ti[0])):
             lines.append(text)
             origin[len(lines)] = i
+        for x in sorted((x for x in program.denies if x.src.ns == ir.NsNamed(ns)), key=lambda x: ir.peer_sort_key(x.dst)):
+            lines.append(f"deny {w.endpoint(x.src, ns)} -> {x.dst.to_seg()}{_ports_text(x.ports)}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n", origin
 
