@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -64,3 +65,42 @@ def cluster_option(path: str | None):
     except ClusterError as e:
         click.echo(f"segc: error: {e}", err=True)
         sys.exit(1)
+
+
+def policy_inputs(files: tuple[str, ...], lint_cluster=None, *, lint: bool = False):
+    """The NetworkPolicies FILE... mean (a .seg program compiled, or YAML read)
+    as ``(policies, result)``; ``result`` is the compile result of a .seg input,
+    else None. Prints the diagnostics (with lint when ``lint``); exits 1 when
+    the inputs cannot be read or do not compile."""
+    from ..explain import InputError, load_inputs
+
+    paths, texts = read_inputs(files)
+    try:
+        policies, result = load_inputs(paths, texts)
+    except InputError as e:
+        click.echo(f"segc: error: {e}", err=True)
+        sys.exit(1)
+    if result is not None:
+        if lint and policies is not None:
+            from .check import add_lint
+
+            add_lint(result, paths, lint_cluster)
+        print_diagnostics(result)
+        if policies is None:
+            sys.exit(1)
+    return policies, result
+
+
+def install_or_exit(install, directory: str, hint: str) -> None:
+    """Run an installer of ``segc.integrations.install`` into ``directory``,
+    name what it wrote, then print ``hint``; exits 1 when it refuses."""
+    from ..integrations.install import InstallError
+
+    try:
+        written = install(os.path.abspath(directory))
+    except InstallError as e:
+        click.echo(f"segc: error: {e}", err=True)
+        sys.exit(1)
+    for path in written:
+        click.echo(f"segc: installed {path}", err=True)
+    click.echo(hint, err=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from .common import print_diagnostics, read_inputs
+from .common import policy_inputs
 
 
 @click.command()
@@ -14,18 +12,9 @@ from .common import print_diagnostics, read_inputs
 @click.option("--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True)
 def explain(files: tuple[str, ...], fmt: str) -> None:
     """Say in plain English what FILE... allow (.seg program or NetworkPolicy YAML files/directories)."""
-    from ..explain import InputError, add_denies, explain_policies, load_inputs, render_md, render_text
+    from ..explain import add_denies, explain_policies, render_md, render_text
 
-    paths, texts = read_inputs(files)
-    try:
-        policies, result = load_inputs(paths, texts)
-    except InputError as e:
-        click.echo(f"segc: error: {e}", err=True)
-        sys.exit(1)
-    if result is not None:
-        print_diagnostics(result)
-        if policies is None:
-            sys.exit(1)
+    policies, result = policy_inputs(files)
     explanations = explain_policies(policies)
     denied: list[str] = []
     if result is not None and len(policies) == len(result.policies or []):

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import print_diagnostics, read_inputs
+from .common import cluster_option, policy_inputs
 
 
 @click.command()
@@ -18,24 +18,13 @@ from .common import print_diagnostics, read_inputs
 @click.option("-o", "--output", default="-", metavar="FILE|-", help="Where to write the graph (default: standard output).")
 def graph(files, fmt, cluster_path, collapse, output) -> None:
     """Draw who may reach whom under FILE... (.seg program or NetworkPolicy YAML)."""
-    from ..cluster import ClusterError, load_cluster
-    from ..explain import InputError, load_inputs
     from ..graph import GraphError, cluster_graph, symbolic_graph, to_dot, to_mermaid, to_svg
 
     if output != "-" and os.path.exists(output) and not _ours(output):
         click.echo(f"segc: error: {output} exists and was not written by segc; move it away or choose another -o file", err=True)
         sys.exit(1)
-    paths, texts = read_inputs(files)
-    try:
-        policies, result = load_inputs(paths, texts)
-        cluster = load_cluster(cluster_path) if cluster_path else None
-    except (InputError, ClusterError) as e:
-        click.echo(f"segc: error: {e}", err=True)
-        sys.exit(1)
-    if result is not None:
-        print_diagnostics(result)
-        if policies is None:
-            sys.exit(1)
+    policies, _ = policy_inputs(files)
+    cluster = cluster_option(cluster_path)
     g = cluster_graph(policies, cluster, collapse) if cluster is not None else symbolic_graph(policies, collapse)
     try:
         text = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[fmt](g)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from ..diagnostics import render_text
 from .build import _version
+from .common import install_or_exit
 
 
 @click.command("helm-postrender")
@@ -60,13 +60,6 @@ def helm_plugin() -> None:
 @click.argument("directory")
 def install(directory: str) -> None:
     """Install the plugin into DIRECTORY (Helm's plugin folder: `helm env HELM_PLUGINS`)."""
-    from ..integrations.install import InstallError, install_helm_plugin
+    from ..integrations.install import install_helm_plugin
 
-    try:
-        written = install_helm_plugin(os.path.abspath(directory))
-    except InstallError as e:
-        click.echo(f"segc: error: {e}", err=True)
-        sys.exit(1)
-    for path in written:
-        click.echo(f"segc: installed {path}", err=True)
-    click.echo("segc: use it with: helm template|install ... --post-renderer segc --post-renderer-args --seg=FILE.seg", err=True)
+    install_or_exit(install_helm_plugin, directory, "segc: use it with: helm template|install ... --post-renderer segc --post-renderer-args --seg=FILE.seg")

@@ -17,6 +17,7 @@ import click
 import yaml
 
 from ..diagnostics import render_text
+from .common import install_or_exit
 
 
 def _fail(message: str) -> None:
@@ -67,16 +68,9 @@ def kustomize_plugin() -> None:
 @click.argument("directory")
 def install(directory: str) -> None:
     """Write the plugins under DIRECTORY, for KUSTOMIZE_PLUGIN_HOME=DIRECTORY."""
-    from ..integrations.install import InstallError, install_kustomize_plugins
+    from ..integrations.install import install_kustomize_plugins
 
-    try:
-        written = install_kustomize_plugins(os.path.abspath(directory))
-    except InstallError as e:
-        click.echo(f"segc: error: {e}", err=True)
-        sys.exit(1)
-    for path in written:
-        click.echo(f"segc: installed {path}", err=True)
-    click.echo(f"segc: run kustomize with KUSTOMIZE_PLUGIN_HOME={os.path.abspath(directory)} and --enable-alpha-plugins", err=True)
+    install_or_exit(install_kustomize_plugins, directory, f"segc: run kustomize with KUSTOMIZE_PLUGIN_HOME={os.path.abspath(directory)} and --enable-alpha-plugins")
 
 
 @kustomize_plugin.command("generate")

@@ -7,8 +7,7 @@ import sys
 
 import click
 
-from .check import add_lint
-from .common import print_diagnostics, read_inputs
+from .common import cluster_option, policy_inputs
 
 
 @click.command()
@@ -18,8 +17,6 @@ from .common import print_diagnostics, read_inputs
 @click.option("--collapse", default=15, show_default=True, type=click.IntRange(min=0), help="Draw a namespace with more nodes than this as one node (0: never).")
 def report(files, cluster_path, output, collapse) -> None:
     """Write one self-contained HTML page: graph, reachability matrix, explanations, findings."""
-    from ..cluster import ClusterError, load_cluster
-    from ..explain import InputError, load_inputs
     from ..report import build_report, collect_findings, is_report
 
     if os.path.isdir(output):
@@ -28,19 +25,8 @@ def report(files, cluster_path, output, collapse) -> None:
     if os.path.exists(output) and not is_report(output):
         click.echo(f"segc: error: {output} exists and was not written by segc; move it away or choose another -o file", err=True)
         sys.exit(1)
-    paths, texts = read_inputs(files)
-    try:
-        policies, result = load_inputs(paths, texts)
-        cluster = load_cluster(cluster_path) if cluster_path else None
-    except (InputError, ClusterError) as e:
-        click.echo(f"segc: error: {e}", err=True)
-        sys.exit(1)
-    if result is not None:
-        if policies is not None:
-            add_lint(result, paths, cluster)  # lint findings go on the page too
-        print_diagnostics(result)
-        if policies is None:
-            sys.exit(1)
+    cluster = cluster_option(cluster_path)
+    policies, result = policy_inputs(files, cluster, lint=True)  # lint findings go on the page too
     title = "segc report: " + ", ".join(os.path.basename(f) if f != "-" else "<stdin>" for f in files)
     page = build_report(policies, result, cluster, collect_findings(result), title=title, collapse=collapse)
     tmp = output + ".segc-tmp"
