@@ -78,16 +78,23 @@ def pods_text(sel: Selector | None) -> str:
     return f"pods labelled {selector_text(sel)}"
 
 
-def namespaces_text(sel: Selector | None, policy_ns: str) -> str:
-    """``in data``, ``in namespaces labelled team=orders``, ``in every namespace``."""
+def namespace_scope(sel: Selector | None, policy_ns: str) -> tuple[str, str]:
+    """What a peer's namespaceSelector chooses: ``("named", NAME)`` (absent:
+    the policy's own namespace), ``("every", "")`` or ``("labelled", LABELS)``."""
     if sel is None:
-        return f"in {policy_ns}"
+        return "named", policy_ns
     if not (sel.match_labels or sel.expressions):
-        return "in every namespace"
+        return "every", ""
     name = ns_name(sel)
     if name is not None:
-        return f"in {name}"
-    return f"in namespaces labelled {selector_text(sel)}"
+        return "named", name
+    return "labelled", selector_text(sel)
+
+
+def namespaces_text(sel: Selector | None, policy_ns: str) -> str:
+    """``in data``, ``in namespaces labelled team=orders``, ``in every namespace``."""
+    kind, text = namespace_scope(sel, policy_ns)
+    return {"named": f"in {text}", "every": "in every namespace", "labelled": f"in namespaces labelled {text}"}[kind]
 
 
 def _net_text(version: int, first: int, last: int) -> str:

@@ -30,7 +30,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from .cluster import Cluster, External, Pod
-from .explain import app_name, block_text, compile_policies, explain_workload, ns_name, port_sort_key, port_text, selector_text
+from .explain import app_name, block_text, compile_policies, explain_workload, namespace_scope, port_sort_key, port_text, selector_text
 from .k8s_eval import K8sEvaluator, Peer, Policy
 
 DEFAULT_COLLAPSE = 15
@@ -129,14 +129,8 @@ def _group_title(group: str) -> str:
 
 
 def _ns_group(peer_ns_selector, policy_ns: str) -> str:
-    if peer_ns_selector is None:
-        return f"ns:{policy_ns}"
-    if not (peer_ns_selector.match_labels or peer_ns_selector.expressions):
-        return "all:"
-    name = ns_name(peer_ns_selector)
-    if name is not None:
-        return f"ns:{name}"
-    return f"nsl:{selector_text(peer_ns_selector)}"
+    kind, text = namespace_scope(peer_ns_selector, policy_ns)
+    return {"named": "ns:", "every": "all:", "labelled": "nsl:"}[kind] + text
 
 
 def selector_node(group: str, sel, kind: str) -> Node:
