@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from . import ir
+from .backend.plan import _ports_may_overlap, _selectors_may_overlap
 from .cluster import NAME_LABEL
 from .diagnostics import Collector, Diagnostic
 from .ir import Span
@@ -544,41 +545,10 @@ def _rechecked_at_destination(a: ir.Allow, managed, deny_in, inbound: list[Candi
     return not any(
         o.allow.dst.ns == own
         and isinstance(o.allow.src, ir.BlockPeer)
-        and not _disjoint(o.allow.dst.pods, dst.pods)
-        and _ports_overlap(o.allow.ports, a.ports)
+        and _selectors_may_overlap(o.allow.dst.pods, dst.pods)
+        and _ports_may_overlap(o.allow.ports, a.ports)
         for o in inbound
     )
-
-
-def _disjoint(x: ir.Selector, y: ir.Selector) -> bool:
-    """Certainly no labels match both (a sufficient test)."""
-    for r in x.requirements:
-        for q in y.requirements:
-            if r.key != q.key:
-                continue
-            ops = {r.op, q.op}
-            if r.op == q.op == ir.IN and not set(r.values) & set(q.values):
-                return True
-            if ops == {ir.EXISTS, ir.DOES_NOT_EXIST} or ops == {ir.IN, ir.DOES_NOT_EXIST}:
-                return True
-            if ops == {ir.IN, ir.NOT_IN}:
-                inn, out = (r, q) if r.op == ir.IN else (q, r)
-                if set(inn.values) <= set(out.values):
-                    return True
-    return False
-
-
-def _ports_overlap(x: ir.Ports, y: ir.Ports) -> bool:
-    """May some connection match both lists (names may be any number)."""
-    if x is None or y is None:
-        return True
-    for p in x:
-        for q in y:
-            if p.protocol != q.protocol:
-                continue
-            if p.name or q.name or (p.start <= q.end and q.start <= p.end):
-                return True
-    return False
 
 
 def _dst_bucket(p: ir.Peer):
