@@ -38,14 +38,16 @@ def check(files: tuple[str, ...], each: bool, fmt: str, cluster_path: str | None
     cluster = cluster_option(cluster_path)
     paths, texts = read_inputs(files)
     programs = [[p] for p in paths] if each else [paths]
-    combined, ok = Result(), True
+    combined, ok, seen = Result(), True, set()
     for program in programs:
         result = compile_paths(program, texts, k8s_version=k8s_version)
         add_lint(result, program, cluster)
         if validate:
             validate_output(result, k8s_version)
         ok = ok and result.ok
-        combined.diagnostics += [d for d in result.diagnostics if d not in combined.diagnostics]
+        fresh = [d for d in result.diagnostics if d not in seen]  # a shared import reports once
+        seen.update(fresh)
+        combined.diagnostics += fresh
         combined.texts.update(result.texts)
     print_diagnostics(combined, fmt)
     if not ok:
