@@ -15,13 +15,13 @@ from .backend.deny import eliminate as eliminate_denies
 from .backend.plan import plan
 from .backend.render import render
 from .optimize import Stats, canonical
-from .optimize import optimize as run_optimizer
-
-DEFAULT_K8S_VERSION = (1, 30)
 from .diagnostics import Collector, Diagnostic
 from .gcpause import gc_paused
 from .loader import load
+from .optimize import optimize as run_optimizer
 from .resolve import resolve
+
+DEFAULT_K8S_VERSION = (1, 30)
 
 
 @dataclass
