@@ -34,6 +34,7 @@ from typing import Callable, Iterable
 from .. import ir
 from ..cluster import Cluster
 from ..diagnostics import Collector, Diagnostic
+from ..gcpause import gc_paused
 from ..parser import parse_text
 from .ignore import ConfigError, filter_ignored, project_ignores
 
@@ -95,9 +96,10 @@ def lint(result, cluster: Cluster | None = None, *, ignore: Iterable[str] | None
         return []
     ctx = Context(result.program, result.texts, cluster)
     found: list[Diagnostic] = []
-    for _name, rule in _rules():
-        found.extend(rule(ctx))
-    return sorted(set(filter_ignored(found, result.texts, frozenset(ignore or ()))))
+    with gc_paused():  # many small objects, no cycles (see segc.gcpause)
+        for _name, rule in _rules():
+            found.extend(rule(ctx))
+        return sorted(set(filter_ignored(found, result.texts, frozenset(ignore or ()))))
 
 
 __all__ = ["lint", "filter_ignored", "project_ignores", "ConfigError", "Context"]

@@ -22,29 +22,58 @@ def _bucket(p: ir.Peer) -> str:
     return p.ns.name if isinstance(p.ns, ir.NsNamed) else "<any>"
 
 
+def _pool(buckets: dict[str, list], b: str) -> list:
+    """What may contain a peer of bucket ``b``: its own bucket, and the
+    wildcard one unless ``b`` is the wildcard or the blocks."""
+    return buckets.get(b, []) + (buckets.get("<any>", []) if b not in ("<any>", "<blocks>") else [])
+
+
+def _anchor(p: ir.Peer) -> ir.Requirement | None:
+    """A requirement ``key In (v)`` of a pod peer's selector, if it has one.
+    Whatever lies within that selector must carry the same requirement (only
+    ``key In (v)`` implies it; a value list is never empty)."""
+    if isinstance(p, ir.PodPeer):
+        for r in p.pods.requirements:
+            if r.op == ir.IN and len(r.values) == 1:
+                return r
+    return None
+
+
 def _containers(dsts: list[ir.Peer]) -> dict[ir.Peer, list[ir.Peer]]:
     """For each distinct destination, the distinct destinations that contain it.
-    Only peers of the same bucket (or of the wildcard one) can contain a peer."""
-    buckets: dict[str, list[ir.Peer]] = {}
-    for d in dsts:
-        buckets.setdefault(_bucket(d), []).append(d)
+    Only peers of the same bucket (or of the wildcard one) can contain a peer,
+    and a container with an anchor only peers that carry that anchor."""
+    free: dict[str, list[ir.Peer]] = {}  # bucket -> peers without an anchor
+    anchored: dict[tuple[str, ir.Requirement], list[ir.Peer]] = {}
+    for o in dsts:
+        r = _anchor(o)
+        if r is None:
+            free.setdefault(_bucket(o), []).append(o)
+        else:
+            anchored.setdefault((_bucket(o), r), []).append(o)
     out = {}
     for d in dsts:
         b = _bucket(d)
-        pool = buckets[b] + (buckets.get("<any>", []) if b not in ("<any>", "<blocks>") else [])
+        scopes = (b, "<any>") if b not in ("<any>", "<blocks>") else (b,)
+        reqs = d.pods.requirements if isinstance(d, ir.PodPeer) else ()
+        pool = [o for s in scopes for o in free.get(s, ())]
+        pool += [o for s in scopes for r in reqs for o in anchored.get((s, r), ())]
         out[d] = [o for o in pool if peer_within(d, o)]
     return out
 
 
 def run(ctx) -> list[Diagnostic]:
     allows = ctx.allows
-    by_dst: dict[ir.Peer, list[int]] = {}
+    # Allows by destination, then by source bucket: a source can only lie
+    # within a source of its own bucket or the wildcard one.
+    by_dst: dict[ir.Peer, dict[str, list[int]]] = {}
     for i, a in enumerate(allows):
-        by_dst.setdefault(a.dst, []).append(i)
+        by_dst.setdefault(a.dst, {}).setdefault(_bucket(a.src), []).append(i)
     containers = _containers(list(by_dst))
     out = []
     for i, a in enumerate(allows):
-        candidates = sorted(j for d in containers[a.dst] for j in by_dst[d])
+        src_bucket = _bucket(a.src)
+        candidates = sorted(j for d in containers[a.dst] for j in _pool(by_dst[d], src_bucket))
         for j in candidates:
             if j == i:
                 continue
