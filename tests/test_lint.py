@@ -316,3 +316,51 @@ def test_compiler_warnings_are_silenced_the_same_way(code, text, tmp_path):
     f.write_text(text)
     (tmp_path / ".segc.toml").write_text(f'ignore = ["{code}"]\n')
     assert code not in reported()
+
+
+def _covered_by_pairs(allows):
+    """SEG101 by definition, comparing every pair: the (allow, first covering
+    allow) pairs the indexed rule must report."""
+    from segc.optimize.algebra import peer_within, ports_within
+
+    def covers(b, a):
+        return peer_within(a.dst, b.dst) and peer_within(a.src, b.src) and ports_within(a.ports, b.ports)
+
+    out = []
+    for i, a in enumerate(allows):
+        for j, b in enumerate(allows):
+            if j != i and covers(b, a) and (j < i or not covers(a, b)):
+                out.append((a.span, b.span))
+                break
+    return out
+
+
+# A tiny vocabulary of nested endpoints, so that allows cover one another often.
+_NESTED = ["web", "app/web", "*/web", "{team=orders}/web", "app/{app=web, tier=api}", "app/{app in (web, api)}",
+           "app/{app notin (api)}", "app/{tier}", "app/*", "*", "*/*", "data/web", "10.0.0.0/8", "10.0.0.0/24",
+           "10.0.0.0/16 except 10.0.1.0/24"]
+_NESTED_PORTS = ["", ":80", ":80,443", ":8000-8100", ":http", ":53/udp"]
+
+
+@st.composite
+def nested_program(draw):
+    allows = draw(st.lists(st.tuples(st.sampled_from(_NESTED), st.sampled_from(_NESTED), st.sampled_from(_NESTED_PORTS)), min_size=2, max_size=14))
+    return "namespace app\n" + "".join(f"allow {s} -> {d}{p}\n" for s, d, p in allows)
+
+
+@given(st.one_of(program(), clashing_program(), nested_program()))
+def test_covered_index_finds_what_comparing_every_pair_finds(text):
+    """SEG101 buckets destinations and sources and indexes selectors by a
+    requirement; that must only skip pairs that cannot cover."""
+    from segc.lint import Context, covered
+
+    note(text)
+    result = compile_paths(["p.seg"], {"p.seg": text})
+    if result.program is None:
+        return
+    ctx = Context(result.program, result.texts)
+    found = [(d.span, d.message) for d in covered.run(ctx)]
+    expected = _covered_by_pairs(ctx.allows)
+    assert [span for span, _ in found] == [a for a, _ in expected]
+    for (_, message), (_, by) in zip(found, expected):
+        assert f"({by})" in message
