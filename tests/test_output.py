@@ -80,3 +80,34 @@ def test_compiled_policies_take_the_fast_path(text):
     for obj in result.policies:
         assert fast_yaml(obj) == pyyaml_dump(obj)
     assert stream(result.policies) == "".join("---\n" + pyyaml_dump(p) for p in result.policies)
+
+
+def _policies(text: str) -> list[dict]:
+    result = compile_paths(["p.seg"], {"p.seg": text})
+    assert result.ok, result.diagnostics
+    return result.policies
+
+
+def test_written_files_get_the_usual_mode_and_keep_a_changed_one(tmp_path):
+    """New manifests are created as open() creates files (0666 less the umask),
+    not private; a manifest segc rewrites keeps the mode its owner gave it."""
+    import os
+    import stat
+
+    from segc.output import write_dir
+
+    out = tmp_path / "out"
+    old = os.umask(0o027)
+    try:
+        write_dir(_policies("namespace shop\nallow web -> api:80\n"), str(out))
+        assert (out / "kustomization.yaml").exists() and (out / "shop.api-ingress.yaml").exists()
+        for p in out.iterdir():
+            assert stat.S_IMODE(p.stat().st_mode) == 0o640, p
+        target = out / "shop.api-ingress.yaml"
+        os.chmod(target, 0o604)
+        write_dir(_policies("namespace shop\nallow web -> api:81\n"), str(out))
+        assert "81" in target.read_text()
+        assert stat.S_IMODE(target.stat().st_mode) == 0o604
+        assert not [p for p in out.iterdir() if p.name.startswith(".segc-")]
+    finally:
+        os.umask(old)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-import tempfile
 
 import click
 
+from ..atomic import write_atomic
 from ..diagnostics import render_text
 
 
@@ -25,21 +25,6 @@ def _files(args: tuple[str, ...]) -> list[str]:
         else:
             out.append(a)
     return out
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Replace ``path`` in one step, keeping its permissions."""
-    mode = os.stat(path).st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".segc-fmt-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @click.command()
@@ -85,7 +70,7 @@ def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
             sys.stdout.write(new)
         elif differs:
             try:
-                _write_atomically(path, new)
+                write_atomic(path, new, newline="")
             except OSError as e:
                 click.echo(f"segc: error: cannot write {path}: {e.strerror or e}", err=True)
                 failed = True

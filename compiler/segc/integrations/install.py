@@ -16,7 +16,8 @@ from importlib import resources
 
 import yaml
 
-from ..output import _write_atomic, to_yaml
+from ..atomic import write_atomic
+from ..output import to_yaml
 from .config import API_VERSION, GENERATOR, TRANSFORMER
 
 MARKER = "# Installed by segc: `segc kustomize-plugin install` or `segc helm-plugin install` rewrites this file.\n"
@@ -49,7 +50,7 @@ def _write(files: dict[str, str], executable: set[str]) -> list[str]:
     try:
         for path, text in sorted(files.items()):
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            _write_atomic(path, text)
+            write_atomic(path, text)
             if path in executable:
                 os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     except OSError as e:
