@@ -43,9 +43,13 @@ def _containers(dsts: list[ir.Peer]) -> dict[ir.Peer, list[ir.Peer]]:
     """For each distinct destination, the distinct destinations that contain it.
     Only peers of the same bucket (or of the wildcard one) can contain a peer,
     and a container with an anchor only peers that carry that anchor."""
-    free: dict[str, list[ir.Peer]] = {}  # bucket -> peers without an anchor
+    free: dict[str, list[ir.Peer]] = {}  # bucket -> pod peers without an anchor
     anchored: dict[tuple[str, ir.Requirement], list[ir.Peer]] = {}
+    blocks: dict[tuple, list[ir.BlockPeer]] = {}  # by (version, prefix length, network bits)
     for o in dsts:
+        if isinstance(o, ir.BlockPeer):
+            blocks.setdefault(_net_key(o.net, o.net.prefixlen), []).append(o)
+            continue
         r = _anchor(o)
         if r is None:
             free.setdefault(_bucket(o), []).append(o)
@@ -53,13 +57,21 @@ def _containers(dsts: list[ir.Peer]) -> dict[ir.Peer, list[ir.Peer]]:
             anchored.setdefault((_bucket(o), r), []).append(o)
     out = {}
     for d in dsts:
-        b = _bucket(d)
-        scopes = (b, "<any>") if b not in ("<any>", "<blocks>") else (b,)
-        reqs = d.pods.requirements if isinstance(d, ir.PodPeer) else ()
-        pool = [o for s in scopes for o in free.get(s, ())]
-        pool += [o for s in scopes for r in reqs for o in anchored.get((s, r), ())]
+        if isinstance(d, ir.BlockPeer):
+            # Only a block whose net holds d's net can contain d: look up d's supernets.
+            pool = [o for plen in range(d.net.prefixlen + 1) for o in blocks.get(_net_key(d.net, plen), ())]
+        else:
+            b = _bucket(d)
+            scopes = (b, "<any>") if b != "<any>" else (b,)
+            pool = [o for s in scopes for o in free.get(s, ())]
+            pool += [o for s in scopes for r in d.pods.requirements for o in anchored.get((s, r), ())]
         out[d] = [o for o in pool if peer_within(d, o)]
     return out
+
+
+def _net_key(net, plen: int) -> tuple[int, int, int]:
+    """The supernet of ``net`` with prefix length ``plen``, as plain integers."""
+    return net.version, plen, int(net.network_address) >> (net.max_prefixlen - plen)
 
 
 def run(ctx) -> list[Diagnostic]:

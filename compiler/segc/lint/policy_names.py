@@ -39,14 +39,18 @@ def _may_collide(program: ir.Program) -> bool:
     slugs: dict[tuple[str, str], set] = {}
     for d in program.deny_alls:
         slugs.setdefault((d.namespace, "default-deny"), set()).add(None)
-    for a in program.allows:
-        for peer, namespaces in ((a.dst, managed), (a.src, egress)):
-            if not isinstance(peer, ir.PodPeer):
-                continue
-            where = [peer.ns.name] if isinstance(peer.ns, ir.NsNamed) else namespaces
-            name = render.selector_name(peer.pods)
-            for ns in where:
-                slugs.setdefault((ns, name), set()).add(peer.pods)
+    # Each distinct peer once per end; each distinct selector named once.
+    ends = {(a.dst, True) for a in program.allows} | {(a.src, False) for a in program.allows}
+    names: dict[ir.Selector, str] = {}
+    for peer, is_dst in ends:
+        if not isinstance(peer, ir.PodPeer):
+            continue
+        where = [peer.ns.name] if isinstance(peer.ns, ir.NsNamed) else managed if is_dst else egress
+        name = names.get(peer.pods)
+        if name is None:
+            name = names[peer.pods] = render.selector_name(peer.pods)
+        for ns in where:
+            slugs.setdefault((ns, name), set()).add(peer.pods)
     return any(len(s) > 1 for s in slugs.values())
 
 
