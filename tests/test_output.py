@@ -111,3 +111,19 @@ def test_written_files_get_the_usual_mode_and_keep_a_changed_one(tmp_path):
         assert not [p for p in out.iterdir() if p.name.startswith(".segc-")]
     finally:
         os.umask(old)
+
+
+def test_a_file_that_appears_between_the_check_and_the_write_is_left_alone(tmp_path):
+    """`segc build` checks the folder, then writes while lint runs: a user file
+    created in between is refused, not overwritten."""
+    import pytest
+
+    from segc.output import OutputError, prepare_dir
+
+    out = tmp_path / "out"
+    write = prepare_dir(_policies("namespace shop\nallow web -> api:80\n"), str(out))
+    mine = out / "shop.api-ingress.yaml"
+    mine.write_text("# my own file\n")
+    with pytest.raises(OutputError, match="was not written by segc"):
+        write()
+    assert mine.read_text() == "# my own file\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Callable
 
 import yaml
 
@@ -233,16 +234,22 @@ def write_dir(policies: list[dict], out_dir: str) -> list[str]:
     Returns the names written. Raises OutputError (before writing anything)
     when a file segc needs is owned by the user.
     """
+    return prepare_dir(policies, out_dir)()
+
+
+def prepare_dir(policies: list[dict], out_dir: str) -> Callable[[], list[str]]:
+    """Check that segc may write ``out_dir`` and return the function that does.
+
+    Raises OutputError, having written nothing, when ``out_dir`` is not a
+    directory or a file segc needs is owned by the user. The returned function
+    renders the YAML, writes what changed, removes stale files segc wrote and
+    returns the names written; it raises OutputError when the file system
+    fails. It touches nothing but ``out_dir``, so it may run in another thread.
+    """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise OutputError(f"{out_dir} exists and is not a directory")
-    with gc_paused():
-        files = {file_name(p): HEADER + to_yaml(p) for p in policies}
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": sorted(files),
-    }
-    files["kustomization.yaml"] = HEADER + to_yaml(kustomization)
+    named = {file_name(p): p for p in policies}
+    names = sorted(named)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -251,24 +258,32 @@ def write_dir(policies: list[dict], out_dir: str) -> list[str]:
         existing = set(os.listdir(out_dir))  # one listing instead of a stat per file
     except OSError as e:
         raise OutputError(f"cannot read {out_dir}: {e.strerror}") from None
-    for name in files:
+    for name in [*names, "kustomization.yaml"]:
         path = os.path.join(out_dir, name)
         if name in existing and not _ours(path):
             raise OutputError(f"{path} exists and was not written by segc; move it away or choose another -o directory")
-    try:
-        for name, text in sorted(files.items()):
-            path = os.path.join(out_dir, name)
-            if name in existing:
-                with open(path, encoding="utf-8") as fh:
-                    if fh.read() == text:
-                        continue
-                write_atomic(path, text)
-            else:
-                _write_new(path, text)
-        for name in sorted(os.listdir(out_dir)):
-            path = os.path.join(out_dir, name)
-            if name.endswith(".yaml") and name not in files and os.path.isfile(path) and _ours(path):
-                os.unlink(path)
-    except OSError as e:
-        raise OutputError(f"cannot write to {out_dir}: {e.strerror}") from None
-    return sorted(files)
+
+    def write() -> list[str]:
+        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": names}
+        with gc_paused():
+            files = {name: HEADER + to_yaml(named[name]) for name in names}
+        files["kustomization.yaml"] = HEADER + to_yaml(kustomization)
+        try:
+            for name, text in sorted(files.items()):
+                path = os.path.join(out_dir, name)
+                if name in existing:
+                    with open(path, encoding="utf-8") as fh:
+                        if fh.read() == text:
+                            continue
+                    write_atomic(path, text)
+                else:
+                    _write_new(path, text)
+            for name in sorted(os.listdir(out_dir)):
+                path = os.path.join(out_dir, name)
+                if name.endswith(".yaml") and name not in files and os.path.isfile(path) and _ours(path):
+                    os.unlink(path)
+        except OSError as e:
+            raise OutputError(f"cannot write to {out_dir}: {e.strerror}") from None
+        return sorted(files)
+
+    return write
