@@ -2,7 +2,7 @@
 
 `python benchmarks/stages.py [--namespaces 200] [--services 25] [--repeat 1]`
 generates the benchmark program, then times load (parse), resolve, plan,
-optimize, render and YAML text separately, in CPU seconds of this process
+optimize, render, YAML text and lint separately, in CPU seconds of this process
 (wall time is printed too; on a shared machine it also counts other
 processes). Best of ``--repeat`` runs.
 """
@@ -31,6 +31,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from segc.backend.plan import plan
+    from segc.compile import Result
+    from segc.lint import lint
     from segc.backend.render import render
     from segc.compile import _source_namer
     from segc.diagnostics import Collector
@@ -55,6 +57,7 @@ def main() -> None:
                 ("optimize", lambda: data.update(optimized=optimize(data["naive"]))),
                 ("render", lambda: data.update(objects=render(data["optimized"]))),
                 ("YAML text", lambda: data.update(texts=[to_yaml(o) for o in data["objects"]])),
+                ("lint", lambda: data.update(warnings=lint(Result(program=data["program"], texts=data["sources"].texts)))),
             ]
             for name, run in stages:
                 c0, w0 = time.process_time(), time.perf_counter()
