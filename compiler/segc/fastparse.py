@@ -489,11 +489,11 @@ def fast_parse(text: str, file: str) -> tuple[ir.Statement, ...] | None:
     try:
         for line in text.split("\n"):
             ln += 1
-            n = len(line)
-            if not n:
+            if not line:
                 continue
             if line[-1] == "\r":  # "\r\n" is lark's newline too
-                n -= 1
+                line = line[:-1]
+            n = len(line)
             i = _ws(line, 0, n)
             if i < n:
                 out.append(_statement(line, i, n, file, ln))
