@@ -94,39 +94,24 @@ _BAD = object()
 _CACHE_LIMIT = 100_000
 
 
-class _Probe:
-    def __init__(self) -> None:
-        self.to_ir = _ToIR("<fastparse>", "", Collector())
-        self.caches: list[dict] = []
-
-    def cache(self) -> dict:
-        c: dict = {}
-        self.caches.append(c)
-        return c
-
-    def run(self, f, *args):
-        """``f(*args)`` on the scratch ``_ToIR``; _BAD if it reported anything."""
-        items = self.to_ir.diags.items
-        del items[:]
-        try:
-            result = f(self.to_ir, *args)
-        except Exception:  # pragma: no cover - a check that raises: let lark's path raise it
-            del items[:]
-            return _BAD
-        if items:
-            del items[:]
-            return _BAD
-        return result
+def _run(f, *args):
+    """``f(to_ir, *args)`` on a scratch ``_ToIR``; _BAD if it reported anything.
+    (A new scratch each time: cache misses are rare, and threads stay apart.)"""
+    diags = Collector()
+    try:
+        result = f(_ToIR("<fastparse>", "", diags), *args)
+    except Exception:  # pragma: no cover - a check that raises: lark's path raises it too
+        return _BAD
+    return _BAD if diags.items else result
 
 
-_PROBE = _Probe()
-_NAMESPACES = _PROBE.cache()  # text -> True | _BAD  (namespace and deny-all ... in)
-_NS_NAMES = _PROBE.cache()  # text -> True | _BAD  (NAME/... )
-_POD_NAMES = _PROBE.cache()  # text -> True | _BAD  (.../NAME)
-_LOCALS = _PROBE.cache()  # text -> True | _BAD  (a bare NAME endpoint)
-_BLOCKS = _PROBE.cache()  # CIDR texts -> (net, excepts) | _BAD
-_PORTS = _PROBE.cache()  # port list text -> ports | _BAD
-_SELECTORS = _PROBE.cache()  # "{...}" -> Selector | _BAD
+_NAMESPACES: dict = {}  # text -> True | _BAD  (namespace and deny-all ... in)
+_NS_NAMES: dict = {}  # text -> True | _BAD  (NAME/...)
+_POD_NAMES: dict = {}  # text -> True | _BAD  (.../NAME)
+_LOCALS: dict = {}  # text -> True | _BAD  (a bare NAME endpoint)
+_BLOCKS: dict = {}  # CIDR texts -> (net, excepts) | _BAD
+_PORTS: dict = {}  # port list text -> ports | _BAD
+_SELECTORS: dict = {}  # "{...}" -> Selector | _BAD
 
 
 def _tok(type_: str, text: str) -> Token:
@@ -149,21 +134,21 @@ def _ok(result):
 
 
 def _namespace_ok(text: str) -> None:
-    _check(_NAMESPACES, text, lambda: _ok(_PROBE.run(_ToIR._check_namespace, _tok("NAME", text))))
+    _check(_NAMESPACES, text, lambda: _ok(_run(_ToIR._check_namespace, _tok("NAME", text))))
 
 
 def _ns_name_ok(text: str) -> None:
-    _check(_NS_NAMES, text, lambda: _ok(_PROBE.run(_ToIR.ns_name, [_tok("NAME", text)])))
+    _check(_NS_NAMES, text, lambda: _ok(_run(_ToIR.ns_name, [_tok("NAME", text)])))
 
 
 def _pod_name_ok(text: str) -> None:
-    _check(_POD_NAMES, text, lambda: _ok(_PROBE.run(_ToIR.pod_name, [_tok("NAME", text)])))
+    _check(_POD_NAMES, text, lambda: _ok(_run(_ToIR.pod_name, [_tok("NAME", text)])))
 
 
 def _local_ok(text: str) -> None:
     def compute():
-        ref = _PROBE.run(_ToIR.pod_name, [_tok("NAME", text)])
-        return _BAD if ref is _BAD else _ok(_PROBE.run(_ToIR.local, [ref]))
+        ref = _run(_ToIR.pod_name, [_tok("NAME", text)])
+        return _BAD if ref is _BAD else _ok(_run(_ToIR.local, [ref]))
 
     _check(_LOCALS, text, compute)
 
@@ -177,7 +162,7 @@ class _Meta:
 
 def _block_parts(texts: tuple[str, ...]):
     def compute():
-        block = _PROBE.run(_callback("address_block")[1], _Meta(), [_tok("CIDR", s) for s in texts])
+        block = _run(_callback("address_block")[1], _Meta(), [_tok("CIDR", s) for s in texts])
         return _BAD if block is _BAD else (block.net, block.excepts)
 
     return _check(_BLOCKS, texts, compute)
@@ -198,14 +183,14 @@ def _port_list(text: str):
                 m = _PROTO.match(text, _ws(text, i + 1, n))
                 toks.append(_tok("PROTO", m.group()))
                 i = _ws(text, m.end(), n)
-            item = _PROBE.run(_ToIR.port_item, toks)
+            item = _run(_ToIR.port_item, toks)
             if item is _BAD:
                 return _BAD
             items.append(item)
             if i >= n:
                 break
             i += 1  # the ','
-        return _PROBE.run(_ToIR.port_list, items)
+        return _run(_ToIR.port_list, items)
 
     return _check(_PORTS, text, compute)
 
@@ -234,23 +219,22 @@ def _selector(line: str, i: int, n: int) -> tuple[ir.Selector, int]:
 
 def _scan_selector(line: str, i: int, n: int):
     """(Selector or _BAD, end) for the selector at ``line[i] == '{'``: lark's states inside braces."""
-    t = _PROBE.to_ir
-    reqs = []
+    reqs = []  # (_ToIR method, its items); a value list is (_ToIR.value_list, values)
     try:
         j = _ws(line, i + 1, n)
         if j < n and line[j] == "}":
-            return _PROBE.run(_ToIR.selector, []), j + 1
+            return _run(_ToIR.selector, []), j + 1
         while True:
             if j < n and line[j] == "!":
                 key, j = _lex(_LABEL_KEY, "LABEL_KEY", line, _ws(line, j + 1, n))
-                req = (t.req_absent, [key])
+                req = (_ToIR.req_absent, [key])
             else:
                 key, j = _lex(_LABEL_KEY, "LABEL_KEY", line, j)
                 j = _ws(line, j, n)
                 if line.startswith("==", j) or line.startswith("!=", j) or line.startswith("=", j):
                     op = line[j : j + 2] if line[j + 1 : j + 2] == "=" else "="
                     value, j = _value(line, _ws(line, j + len(op), n), n)
-                    req = (t.req_ne if op == "!=" else t.req_eq, [key, value])
+                    req = (_ToIR.req_ne if op == "!=" else _ToIR.req_eq, [key, value])
                 elif (m := _SET_OP.match(line, j)) is not None:
                     j = _ws(line, m.end(), n)
                     if not line.startswith("(", j):
@@ -265,9 +249,9 @@ def _scan_selector(line: str, i: int, n: int):
                         if not line.startswith(",", j):
                             return _BAD, j
                     j += 1
-                    req = (t.req_in if m.group() == "in" else t.req_notin, [key, (t.value_list, values)])
+                    req = (_ToIR.req_in if m.group() == "in" else _ToIR.req_notin, [key, (_ToIR.value_list, values)])
                 else:
-                    req = (t.req_exists, [key])
+                    req = (_ToIR.req_exists, [key])
             reqs.append(req)
             j = _ws(line, j, n)
             if line.startswith("}", j):
@@ -279,13 +263,14 @@ def _scan_selector(line: str, i: int, n: int):
         return _BAD, i
 
     def build(t):
+        """What lark's walk does: each value list, then its requirement, then the selector."""
         out = []
-        for f, args in reqs:
-            args = [a[0](a[1]) if isinstance(a, tuple) else a for a in args]
-            out.append(f(args))
-        return t.selector(out)
+        for f, items in reqs:
+            items = [x[0](t, x[1]) if isinstance(x, tuple) else x for x in items]
+            out.append(f(t, items))
+        return _ToIR.selector(t, out)
 
-    return _PROBE.run(build), j + 1
+    return _run(build), j + 1
 
 
 def _lex(regex, type_: str, line: str, i: int) -> tuple[Token, int]:
@@ -331,9 +316,11 @@ def _endpoint(line: str, i: int, n: int, file: str, ln: int):
     j = m.end()
     k = _ws(line, j, n)
     if k < n and line[k] == "/":
-        _ns_name_ok(name)
+        if _NS_NAMES.get(name) is not True:
+            _ns_name_ok(name)
         return _qualified(ir.NsByName(name, Span(file, ln, i + 1, ln, j + 1)), line, k + 1, n, file, ln, i)
-    _local_ok(name)
+    if _LOCALS.get(name) is not True:
+        _local_ok(name)
     return ir.NameRef(name, Span(file, ln, i + 1, ln, j + 1)), j
 
 
@@ -355,7 +342,8 @@ def _qualified(ns, line: str, i: int, n: int, file: str, ln: int, start: int):
             raise Decline
         j = m.end()
         name = m.group()
-        _pod_name_ok(name)
+        if _POD_NAMES.get(name) is not True:
+            _pod_name_ok(name)
         pods = ir.NameRef(name, Span(file, ln, i + 1, ln, j + 1))
     return ir.Qualified(ns, pods, Span(file, ln, start + 1, ln, j + 1)), j
 
