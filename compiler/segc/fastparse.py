@@ -352,11 +352,11 @@ def _block(m, line: str, n: int, file: str, ln: int):
     """``CIDR (except CIDR (, CIDR)*)?`` from the first CIDR's match."""
     start, j = m.start(), m.end()
     texts = [m.group()]
-    k = _ws(line, j, n)
-    e = _EXCEPT.match(line, k)
+    e = _EXCEPT.match(line, _ws(line, j, n))
     if e is not None:
+        k = e.end()  # after 'except', then after each ','
         while True:
-            m = _CIDR.match(line, _ws(line, e.end(), n))
+            m = _CIDR.match(line, _ws(line, k, n))
             if m is None:
                 raise Decline
             texts.append(m.group())
@@ -364,12 +364,9 @@ def _block(m, line: str, n: int, file: str, ln: int):
             k = _ws(line, j, n)
             if not line.startswith(",", k):
                 break
-            e = _COMMA_AT.match(line, k)
+            k += 1
     net, excepts = _block_parts(tuple(texts))
     return ir.Block(net, excepts, Span(file, ln, start + 1, ln, j + 1)), j
-
-
-_COMMA_AT = re.compile(",")
 
 
 def _target(ep, start: int, end: int, line: str, n: int, file: str, ln: int):
