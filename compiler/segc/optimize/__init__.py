@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, PolicySet, Rule
+from ..backend.policy import Policy, PolicySet, Rule
 from .each import port_key
 from . import coalesce_ports, drop_duplicates, drop_subsumed, group_by_workload, merge_blocks, merge_peers, merge_ports
 
@@ -48,19 +48,60 @@ class Stats:
     deny_cost: object = None
 
 
-def _canonical_rule_key(r: Rule):
-    """Peers' sort keys, then ports (as their fields: the same order as ``ir.Port``'s)."""
-    key = r.__dict__.get("_sort_key")  # cached on the (frozen) rule
-    if key is None:
-        ports = (0,) if r.ports is None else (1, tuple([port_key(p) for p in r.ports]))
-        key = r.__dict__["_sort_key"] = (tuple([ir.peer_sort_key(p) for p in r.peers]), ports)
-    return key
-
-
 @lru_cache(maxsize=1 << 14)
 def _selector_key(sel: ir.Selector):
     """The order of ``ir.Selector`` (a dataclass with order=True), as plain tuples."""
     return tuple([(q.key, q.op, q.values) for q in sel.requirements])
+
+
+_sorted_isolates: dict[frozenset, list[str]] = {}  # at most four: subsets of {Ingress, Egress}
+
+
+def _sort_keys():
+    """``(rule_key, member_key, policy_key)`` for one sort of one policy set.
+
+    A rule's key is its peers' sort keys, then its ports (as their fields: the
+    same order as ``ir.Port``'s); it is cached on the (frozen) rule. A policy's
+    key is its namespace, pods, isolation and rules' keys; ``member_key`` is
+    that without namespace and pods, for policies known to share them. The
+    same peer and port-list objects recur in many rules, so their keys are
+    remembered by ``id`` for this sort only: the policies being sorted hold
+    every one of them, so no id is reused meanwhile.
+    """
+    peer_keys: dict[int, tuple] = {}
+    port_keys: dict[int, tuple] = {}
+    peer_sort_key = ir.peer_sort_key
+
+    def rule_key(r: Rule):
+        d = r.__dict__
+        key = d.get("_sort_key")
+        if key is None:
+            peers = []
+            for p in r.peers:
+                k = peer_keys.get(id(p))
+                if k is None:
+                    k = peer_keys[id(p)] = peer_sort_key(p)
+                peers.append(k)
+            ports = r.ports
+            if ports is None:
+                pk = (0,)
+            else:
+                pk = port_keys.get(id(ports))
+                if pk is None:
+                    pk = port_keys[id(ports)] = (1, tuple([port_key(q) for q in ports]))
+            key = d["_sort_key"] = (tuple(peers), pk)
+        return key
+
+    def member_key(p: Policy):
+        isolates = _sorted_isolates.get(p.isolates)
+        if isolates is None:
+            isolates = _sorted_isolates[p.isolates] = sorted(p.isolates)
+        return (isolates, [rule_key(r) for r in p.ingress], [rule_key(r) for r in p.egress])
+
+    def policy_key(p: Policy):
+        return (p.namespace, _selector_key(p.pods), *member_key(p))
+
+    return rule_key, member_key, policy_key
 
 
 def _canonical_rule(r: Rule) -> Rule:
@@ -73,49 +114,74 @@ def _canonical_rule(r: Rule) -> Rule:
     return r
 
 
-def _canonical_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+def _canonical_rules(rules: tuple[Rule, ...], rule_key) -> tuple[Rule, ...]:
+    if len(rules) < 2:
+        if not rules or len(rules[0].peers) < 2:
+            return rules  # no order to fix (the common case of a naive policy)
     new = [_canonical_rule(r) for r in rules]
     if len(new) > 1:
-        new.sort(key=_canonical_rule_key)
+        new.sort(key=rule_key)
     if all(a is b for a, b in zip(new, rules)):
         return rules
     return tuple(new)
 
 
-def _policy_key(p):
-    return (
-        p.namespace,
-        _selector_key(p.pods),
-        sorted(p.isolates),
-        [_canonical_rule_key(r) for r in p.ingress],
-        [_canonical_rule_key(r) for r in p.egress],
-    )
+def _with_canonical_rules(p: Policy, rule_key) -> Policy:
+    ingress, egress = _canonical_rules(p.ingress, rule_key), _canonical_rules(p.egress, rule_key)
+    if ingress is p.ingress and egress is p.egress:
+        return p
+    return Policy(p.namespace, p.pods, p.isolates, ingress, egress, p.sources, p.from_deny)
 
 
 def canonical(policies: PolicySet) -> PolicySet:
     """Sorted rules, sorted peers, sorted policies: order never shows in output."""
-    out = []
+    rule_key, _, policy_key = _sort_keys()
+    out = [_with_canonical_rules(p, rule_key) for p in policies]
+    out.sort(key=policy_key)
+    return tuple(out)
+
+
+def _canonical_within_workloads(policies: PolicySet) -> PolicySet:
+    """``canonical`` where group-by-workload can see it, for less work.
+
+    Rules and peers are sorted as ``canonical`` sorts them, and the policies
+    of one (namespace, pods) stand in ``canonical``'s order, which is the
+    order group-by-workload joins their rules in. The groups themselves are
+    left in the order they come: nothing reads that order before the sort at
+    the end of the round (group-by-workload runs first; every later pass
+    rewrites each policy on its own).
+    """
+    rule_key, member_key, _ = _sort_keys()
+    groups: dict[tuple, list[Policy]] = {}
     for p in policies:
-        ingress, egress = _canonical_rules(p.ingress), _canonical_rules(p.egress)
-        if ingress is not p.ingress or egress is not p.egress:
-            p = p.replace_rules(INGRESS, ingress).replace_rules(EGRESS, egress)
-        out.append(p)
-    out.sort(key=_policy_key)
+        p = _with_canonical_rules(p, rule_key)
+        groups.setdefault((p.namespace, p.pods), []).append(p)
+    out: list[Policy] = []
+    for group in groups.values():
+        if len(group) > 1:
+            group.sort(key=member_key)  # namespace and pods, the first parts of policy_key, are equal
+        out += group
     return tuple(out)
 
 
 def optimize(policies: PolicySet, k8s_version: tuple[int, int] = (1, 30), stats: Stats | None = None) -> PolicySet:
     stats = stats if stats is not None else Stats()
     passes = [(n, f) for n, f in PASSES if n != "coalesce-ports" or k8s_version >= ENDPORT_SINCE]
-    current = canonical(policies)
-    for _ in range(MAX_ROUNDS):
+    assert passes[0][0] == "group-by-workload"  # _canonical_within_workloads relies on it
+    current = _canonical_within_workloads(policies)
+    for round_ in range(1, MAX_ROUNDS + 1):
         stats.rounds += 1
+        before = current
         changed = False
         for name, run in passes:
             current, fired = run(current)
             if fired:
                 stats.fired[name] += fired
                 changed = True
+        if not changed and round_ > 1:
+            # No pass fired, so every policy is as it was (equal, with the same
+            # sources): the canonical set this round started from.
+            return before
         current = canonical(current)
         if not changed:
             break

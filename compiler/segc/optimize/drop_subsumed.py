@@ -57,6 +57,8 @@ def _prune_peers(peers: tuple) -> tuple:
     buckets: dict = {}
     for i, p in enumerate(peers):
         buckets.setdefault(_bucket(p), []).append((i, p))
+    if len(buckets) == len(peers) and _WILD not in buckets:
+        return peers  # every peer alone in its namespace (or the only block), none spanning namespaces
     wild = buckets.get(_WILD, [])
     kept = []
     for i, x in enumerate(peers):
@@ -84,12 +86,20 @@ def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
     fired = sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
     n = len(shrunk)
     if n < 2:
-        return tuple(shrunk), fired
-    # within[i][j]: rule i lies within rule j (each pair decided once).
+        return (rules, 0) if not n or shrunk[0] is rules[0] else (tuple(shrunk), fired)
+    # within[i][j]: rule i lies within rule j (each pair decided once; ports
+    # first: a policy's rules mostly differ in ports, and few ports tests are
+    # as many different questions as the peers tests).
     within = [
-        [i != j and peers_within(a.peers, b.peers) and ports_within(a.ports, b.ports) for j, b in enumerate(shrunk)]
+        [i != j and ports_within(a.ports, b.ports) and peers_within(a.peers, b.peers) for j, b in enumerate(shrunk)]
         for i, a in enumerate(shrunk)
     ]
+
+    if not any(map(any, within)):
+        # Nothing within anything: nothing dropped.
+        if not fired and all(s is r for s, r in zip(shrunk, rules)):
+            return rules, 0  # the list as it was
+        return tuple(shrunk), fired
 
     def covers(j: int, i: int) -> bool:
         """Rule j covers rule i (of two equal rules, the first covers the second)."""
@@ -97,6 +107,8 @@ def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
     kept = [i for i in range(n) if not any(covers(j, i) for j in range(n))]
     if len(kept) == n:
+        if not fired and all(s is r for s, r in zip(shrunk, rules)):
+            return rules, 0  # nothing within anything: the list as it was
         return tuple(shrunk), fired
     result = {i: shrunk[i] for i in kept}
     for i in range(n):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, PolicySet
+from ..backend.policy import Policy, PolicySet
 
 
 def port_key(p: ir.Port):
@@ -19,15 +19,20 @@ def each_rule_list(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """``rewrite(rules) -> (rules, times_fired)`` on each direction of each policy.
 
     A policy whose rule lists come back unchanged (the same objects) stays the
-    same object, so later stages can skip it cheaply.
+    same object, so later stages can skip it cheaply. An empty list has
+    nothing to rewrite and is not passed to ``rewrite``.
     """
     out, fired = [], 0
     for p in policies:
-        ingress, n = rewrite(p.ingress)
-        egress, m = rewrite(p.egress)
-        fired += n + m
+        ingress, egress = p.ingress, p.egress
+        if ingress:
+            ingress, n = rewrite(ingress)
+            fired += n
+        if egress:
+            egress, n = rewrite(egress)
+            fired += n
         if not (_same(ingress, p.ingress) and _same(egress, p.egress)):
-            p = p.replace_rules(INGRESS, ingress).replace_rules(EGRESS, egress)
+            p = Policy(p.namespace, p.pods, p.isolates, tuple(ingress), tuple(egress), p.sources, p.from_deny)
         out.append(p)
     return tuple(out), fired
 
@@ -40,7 +45,9 @@ def each_rule(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """``rewrite(rule) -> rule`` on every rule; fired counts the rules it changed."""
 
     def on_list(rules):
-        new = tuple([rewrite(r) for r in rules])
-        return new, sum(1 for a, b in zip(new, rules) if a is not b and a != b)
+        new = [rewrite(r) for r in rules]
+        if all(a is b for a, b in zip(new, rules)):
+            return rules, 0  # no rule rewritten: the list as it was
+        return tuple(new), sum(1 for a, b in zip(new, rules) if a is not b and a != b)
 
     return each_rule_list(policies, on_list)

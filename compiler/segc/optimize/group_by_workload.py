@@ -25,10 +25,10 @@ def run(policies: PolicySet) -> tuple[PolicySet, int]:
             Policy(
                 first.namespace,
                 first.pods,
-                frozenset().union(*(p.isolates for p in group)),
-                tuple(r for p in group for r in p.ingress),
-                tuple(r for p in group for r in p.egress),
-                frozenset().union(*(p.sources for p in group)),
+                frozenset().union(*[p.isolates for p in group]),
+                tuple([r for p in group for r in p.ingress]),
+                tuple([r for p in group for r in p.egress]),
+                frozenset().union(*[p.sources for p in group]),
                 any(p.from_deny for p in group),
             )
         )

@@ -15,9 +15,13 @@ def _ports_key(ports):
 
 
 def merge(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    if len(rules) < 2:
+        return rules, 0
     groups: dict[tuple, list[Rule]] = {}
     for r in rules:
         groups.setdefault(_ports_key(r.ports), []).append(r)
+    if len(groups) == len(rules):
+        return rules, 0  # no two rules with the same ports: the list as it was
     out = []
     for group in groups.values():
         if len(group) == 1:
