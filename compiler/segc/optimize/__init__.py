@@ -54,7 +54,15 @@ def _selector_key(sel: ir.Selector):
     return tuple([(q.key, q.op, q.values) for q in sel.requirements])
 
 
-_sorted_isolates: dict[frozenset, list[str]] = {}  # at most four: subsets of {Ingress, Egress}
+class _SortedIsolates(dict):
+    """frozenset -> its sorted list; at most four entries (subsets of {Ingress, Egress})."""
+
+    def __missing__(self, isolates: frozenset) -> list[str]:
+        out = self[isolates] = sorted(isolates)
+        return out
+
+
+_sorted_isolates = _SortedIsolates()
 
 
 def _sort_keys():
@@ -75,28 +83,26 @@ def _sort_keys():
     def rule_key(r: Rule):
         d = r.__dict__
         key = d.get("_sort_key")
-        if key is None:
-            peers = []
-            for p in r.peers:
-                k = peer_keys.get(id(p))
-                if k is None:
-                    k = peer_keys[id(p)] = peer_sort_key(p)
-                peers.append(k)
-            ports = r.ports
-            if ports is None:
-                pk = (0,)
-            else:
-                pk = port_keys.get(id(ports))
-                if pk is None:
-                    pk = port_keys[id(ports)] = (1, tuple([port_key(q) for q in ports]))
-            key = d["_sort_key"] = (tuple(peers), pk)
+        if key is not None:
+            return key
+        peers = []
+        for p in r.peers:
+            k = peer_keys.get(id(p))
+            if k is None:
+                k = peer_keys[id(p)] = peer_sort_key(p)
+            peers.append(k)
+        ports = r.ports
+        if ports is None:
+            pk = (0,)
+        else:
+            pk = port_keys.get(id(ports))
+            if pk is None:
+                pk = port_keys[id(ports)] = (1, tuple([port_key(q) for q in ports]))
+        key = d["_sort_key"] = (tuple(peers), pk)
         return key
 
     def member_key(p: Policy):
-        isolates = _sorted_isolates.get(p.isolates)
-        if isolates is None:
-            isolates = _sorted_isolates[p.isolates] = sorted(p.isolates)
-        return (isolates, [rule_key(r) for r in p.ingress], [rule_key(r) for r in p.egress])
+        return (_sorted_isolates[p.isolates], list(map(rule_key, p.ingress)), list(map(rule_key, p.egress)))
 
     def policy_key(p: Policy):
         return (p.namespace, _selector_key(p.pods), *member_key(p))
