@@ -20,7 +20,9 @@ from . import coalesce_ports, drop_duplicates, drop_subsumed, group_by_workload,
 # Order matters: grouping first puts every rule of a workload side by side;
 # duplicates go before merging so merges see distinct rules; ports merge
 # before peers (same peers, then same ports); subsumption and coalescing
-# clean up what the merges produced.
+# clean up what the merges produced. Every pass after group-by-workload
+# rewrites each policy on its own, one result per policy in the same place
+# (``each.each_rule_list``): ``optimize`` relies on it.
 PASSES = (
     ("group-by-workload", group_by_workload.run),
     ("drop-duplicates", drop_duplicates.run),
@@ -148,7 +150,7 @@ def canonical(policies: PolicySet) -> PolicySet:
 
 
 def _canonical_within_workloads(policies: PolicySet) -> PolicySet:
-    """``canonical`` where group-by-workload can see it, for less work.
+    """``canonical`` where group-by-workload can see it.
 
     Rules and peers are sorted as ``canonical`` sorts them, and the policies
     of one (namespace, pods) stand in ``canonical``'s order, which is the
@@ -170,25 +172,74 @@ def _canonical_within_workloads(policies: PolicySet) -> PolicySet:
     return tuple(out)
 
 
+def _round(policies: PolicySet, passes, watch: str = "") -> tuple[PolicySet, dict[str, int], set]:
+    """Every pass once, in order: the policies, what each pass fired, and the
+    workloads (namespace, pods) whose policy the pass named ``watch`` changed."""
+    fired: dict[str, int] = {}
+    touched: set = set()
+    for name, run in passes:
+        new, n = run(policies)
+        if n:
+            fired[name] = fired.get(name, 0) + n
+            if name == watch:
+                touched = {(p.namespace, p.pods) for p, q in zip(policies, new) if p is not q}
+        policies = new
+    return policies, fired, touched
+
+
+def _first_round(policies: PolicySet, passes) -> tuple[PolicySet, dict[str, int]]:
+    """Round one as on ``canonical(policies)``, sorting only where the order shows.
+
+    The order of a workload's policies is the order group-by-workload joins
+    their rules in. Up to drop-subsumed, the passes give the same rules (with
+    the same sources, firing as often) whatever that order; after it, rules
+    are rewritten one by one, and the sort at the end of the round puts them
+    in one order (equal rules, which drop-duplicates joins next round, aside).
+    Only drop-subsumed reads the order (of two rules within each other the
+    first stays; a dropped rule's pointers go to the first rule covering it),
+    and only where it changes something, which no order avoids (a rule within
+    another, or a peer or port within another of its rule, is so in any
+    order). So the naive policies, most of them, are not sorted: the round
+    runs on them as they come, and runs again from ``canonical``'s order for
+    the workloads drop-subsumed changed, whose results and counts replace
+    those of the first run.
+    """
+    rule_key = _sort_keys()[0]
+    as_they_come = tuple([_with_canonical_rules(p, rule_key) for p in policies])
+    out, fired, touched = _round(as_they_come, passes, watch="drop-subsumed")
+    if touched:
+        again = tuple([p for p in as_they_come if (p.namespace, p.pods) in touched])
+        _, unsorted_fired, _ = _round(again, passes)
+        redone, sorted_fired, _ = _round(_canonical_within_workloads(again), passes)
+        out = tuple([p for p in out if (p.namespace, p.pods) not in touched]) + redone
+        names = set(fired) | set(sorted_fired)
+        fired = {n: fired.get(n, 0) - unsorted_fired.get(n, 0) + sorted_fired.get(n, 0) for n in names}
+        assert all(v >= 0 for v in fired.values())
+        fired = {n: v for n, v in fired.items() if v}
+    return out, fired
+
+
 def optimize(policies: PolicySet, k8s_version: tuple[int, int] = (1, 30), stats: Stats | None = None) -> PolicySet:
+    """Every pass in turn, in rounds, until a round fires none (at most ``MAX_ROUNDS``).
+
+    Each round ends with ``canonical``; a round that fires nothing leaves
+    every policy as it was (equal, with the same sources), so the set it
+    started from is the result.
+    """
     stats = stats if stats is not None else Stats()
     passes = [(n, f) for n, f in PASSES if n != "coalesce-ports" or k8s_version >= ENDPORT_SINCE]
-    assert passes[0][0] == "group-by-workload"  # _canonical_within_workloads relies on it
-    current = _canonical_within_workloads(policies)
+    assert passes[0][0] == "group-by-workload"  # _first_round relies on it
+    current = policies
     for round_ in range(1, MAX_ROUNDS + 1):
         stats.rounds += 1
-        before = current
-        changed = False
-        for name, run in passes:
-            current, fired = run(current)
-            if fired:
-                stats.fired[name] += fired
-                changed = True
-        if not changed and round_ > 1:
-            # No pass fired, so every policy is as it was (equal, with the same
-            # sources): the canonical set this round started from.
-            return before
-        current = canonical(current)
-        if not changed:
+        if round_ == 1:
+            new, fired = _first_round(policies, passes)
+        else:
+            new, fired, _ = _round(current, passes)
+        stats.fired.update(fired)
+        if not fired and round_ > 1:
+            return current
+        current = canonical(new)
+        if not fired:
             break
     return current
