@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import is_not, lt
 
 from .. import ir
 from ..backend.policy import Policy, PolicySet, Rule
@@ -112,12 +113,12 @@ def _sort_keys():
     return rule_key, member_key, policy_key
 
 
-def _canonical_rule(r: Rule) -> Rule:
+def _canonical_rule(r: Rule, rule_key) -> Rule:
     peers = r.peers
     if len(peers) > 1:
-        keys = [ir.peer_sort_key(p) for p in peers]
+        keys = rule_key(r)[0]  # the peers' sort keys, in the rule's order
         # Strictly increasing keys: sorted and without duplicates (equal keys mean equal peers).
-        if not all(a < b for a, b in zip(keys, keys[1:])):
+        if not all(map(lt, keys, keys[1:])):
             return Rule(tuple(sorted(set(peers), key=ir.peer_sort_key)), r.ports, r.sources)
     return r
 
@@ -126,10 +127,10 @@ def _canonical_rules(rules: tuple[Rule, ...], rule_key) -> tuple[Rule, ...]:
     if len(rules) < 2:
         if not rules or len(rules[0].peers) < 2:
             return rules  # no order to fix (the common case of a naive policy)
-    new = [_canonical_rule(r) for r in rules]
+    new = [_canonical_rule(r, rule_key) for r in rules]
     if len(new) > 1:
         new.sort(key=rule_key)
-    if all(a is b for a, b in zip(new, rules)):
+    if not any(map(is_not, new, rules)):
         return rules
     return tuple(new)
 

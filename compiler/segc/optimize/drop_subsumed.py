@@ -11,6 +11,7 @@ Exact: only containment proven by ``algebra`` is used.
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import is_not
 
 from .. import ir
 from ..backend.policy import PolicySet, Rule
@@ -73,15 +74,41 @@ def _prune_peers(peers: tuple) -> tuple:
     return tuple(kept)
 
 
+@lru_cache(maxsize=1 << 12)
+def _prune_ports(ports: tuple[ir.Port, ...]) -> tuple[ir.Port, ...]:
+    """A few port lists recur in thousands of rules."""
+    return _prune(ports, port_within)
+
+
 def _shrink(rule: Rule) -> Rule:
     peers = rule.peers if len(rule.peers) < 2 else _prune_peers(rule.peers)
-    ports = rule.ports if rule.ports is None or len(rule.ports) < 2 else _prune(rule.ports, port_within)
+    ports = rule.ports if rule.ports is None or len(rule.ports) < 2 else _prune_ports(rule.ports)
     if len(peers) == len(rule.peers) and (ports is rule.ports or len(ports) == len(rule.ports)):
         return rule  # pruning only removes: the same lengths mean the same rule
     return Rule(peers, ports, rule.sources)
 
 
+# Rule lists known to be left as they are. Whether a list is, is a question
+# about its set of rules (no rule, peer or port within another: then nothing
+# is dropped whatever the order), and every answer is such a list (pruning
+# again drops nothing). The next round of the pipeline meets most of them
+# again, sorted: it is answered here. Bounded: emptied when full.
+_SETTLED: set[frozenset] = set()
+_SETTLED_MAX = 1 << 15
+
+
 def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    rule_set = frozenset(rules)
+    if len(rule_set) == len(rules) and rule_set in _SETTLED:
+        return rules, 0
+    out, fired = _prune_rules(rules)
+    if len(_SETTLED) >= _SETTLED_MAX:
+        _SETTLED.clear()
+    _SETTLED.add(rule_set if out is rules else frozenset(out))
+    return out, fired
+
+
+def _prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
     shrunk = [_shrink(r) for r in rules]
     fired = sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
     n = len(shrunk)
@@ -97,7 +124,7 @@ def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
     if not any(map(any, within)):
         # Nothing within anything: nothing dropped.
-        if not fired and all(s is r for s, r in zip(shrunk, rules)):
+        if not fired and not any(map(is_not, shrunk, rules)):
             return rules, 0  # the list as it was
         return tuple(shrunk), fired
 
@@ -107,7 +134,7 @@ def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
     kept = [i for i in range(n) if not any(covers(j, i) for j in range(n))]
     if len(kept) == n:
-        if not fired and all(s is r for s, r in zip(shrunk, rules)):
+        if not fired and not any(map(is_not, shrunk, rules)):
             return rules, 0  # nothing within anything: the list as it was
         return tuple(shrunk), fired
     result = {i: shrunk[i] for i in kept}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import is_not
+
 from .. import ir
 from ..backend.policy import Policy, PolicySet
 
@@ -24,29 +26,30 @@ def each_rule_list(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """
     out, fired = [], 0
     for p in policies:
-        ingress, egress = p.ingress, p.egress
+        ingress = old_ingress = p.ingress
+        egress = old_egress = p.egress
         if ingress:
             ingress, n = rewrite(ingress)
             fired += n
         if egress:
             egress, n = rewrite(egress)
             fired += n
-        if not (_same(ingress, p.ingress) and _same(egress, p.egress)):
+        if (ingress is not old_ingress and not _same(ingress, old_ingress)) or (egress is not old_egress and not _same(egress, old_egress)):
             p = Policy(p.namespace, p.pods, p.isolates, tuple(ingress), tuple(egress), p.sources, p.from_deny)
         out.append(p)
     return tuple(out), fired
 
 
 def _same(a, b) -> bool:
-    return a is b or (len(a) == len(b) and all(x is y for x, y in zip(a, b)))
+    return a is b or (len(a) == len(b) and not any(map(is_not, a, b)))
 
 
 def each_rule(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """``rewrite(rule) -> rule`` on every rule; fired counts the rules it changed."""
 
     def on_list(rules):
-        new = [rewrite(r) for r in rules]
-        if all(a is b for a, b in zip(new, rules)):
+        new = list(map(rewrite, rules))
+        if not any(map(is_not, new, rules)):
             return rules, 0  # no rule rewritten: the list as it was
         return tuple(new), sum(1 for a, b in zip(new, rules) if a is not b and a != b)
 

@@ -14,7 +14,12 @@ from ..backend.policy import Policy, PolicySet
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
     groups: dict[tuple, list[Policy]] = {}
     for p in policies:
-        groups.setdefault((p.namespace, p.pods), []).append(p)
+        key = (p.namespace, p.pods)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [p]
+        else:
+            group.append(p)
     out = []
     for group in groups.values():
         if len(group) == 1:
