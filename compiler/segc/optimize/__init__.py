@@ -72,22 +72,24 @@ def _sort_keys():
     """``(rule_key, member_key, policy_key)`` for one sort of one policy set.
 
     A rule's key is its peers' sort keys, then its ports (as their fields: the
-    same order as ``ir.Port``'s); it is cached on the (frozen) rule. A policy's
-    key is its namespace, pods, isolation and rules' keys; ``member_key`` is
-    that without namespace and pods, for policies known to share them. The
-    same peer and port-list objects recur in many rules, so their keys are
-    remembered by ``id`` for this sort only: the policies being sorted hold
-    every one of them, so no id is reused meanwhile.
+    same order as ``ir.Port``'s). A policy's key is its namespace, pods,
+    isolation and rules' keys; ``member_key`` is that without namespace and
+    pods, for policies known to share them. Keys of rules, and of the peer
+    and port-list objects that recur in many rules, are remembered by ``id``
+    for this sort only; ``keep`` holds every object remembered, so no id is
+    reused meanwhile.
     """
+    rule_keys: dict[int, tuple] = {}
     peer_keys: dict[int, tuple] = {}
     port_keys: dict[int, tuple] = {}
+    keep: list = []
     peer_sort_key = ir.peer_sort_key
 
     def rule_key(r: Rule):
-        d = r.__dict__
-        key = d.get("_sort_key")
+        key = rule_keys.get(id(r))
         if key is not None:
             return key
+        keep.append(r)  # and with it, its peers and ports
         peers = []
         for p in r.peers:
             k = peer_keys.get(id(p))
@@ -101,7 +103,7 @@ def _sort_keys():
             pk = port_keys.get(id(ports))
             if pk is None:
                 pk = port_keys[id(ports)] = (1, tuple([port_key(q) for q in ports]))
-        key = d["_sort_key"] = (tuple(peers), pk)
+        key = rule_keys[id(r)] = (tuple(peers), pk)
         return key
 
     def member_key(p: Policy):
