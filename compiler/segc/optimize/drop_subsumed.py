@@ -110,44 +110,32 @@ def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
 
 def _prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
     shrunk = [_shrink(r) for r in rules]
-    fired = sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
+    same = not any(map(is_not, shrunk, rules))
+    fired = 0 if same else sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
     n = len(shrunk)
-    if n < 2:
-        return (rules, 0) if not n or shrunk[0] is rules[0] else (tuple(shrunk), fired)
-    # within[i][j]: rule i lies within rule j (each pair decided once; ports
+    # (i, j) in within: rule i lies within rule j (each pair decided once; ports
     # first: a policy's rules mostly differ in ports, and few ports tests are
     # as many different questions as the peers tests).
-    within = [
-        [i != j and ports_within(a.ports, b.ports) and peers_within(a.peers, b.peers) for j, b in enumerate(shrunk)]
+    within = {
+        (i, j)
         for i, a in enumerate(shrunk)
-    ]
-
-    if not any(map(any, within)):
-        # Nothing within anything: nothing dropped.
-        if not fired and not any(map(is_not, shrunk, rules)):
-            return rules, 0  # the list as it was
-        return tuple(shrunk), fired
-
-    def covers(j: int, i: int) -> bool:
-        """Rule j covers rule i (of two equal rules, the first covers the second)."""
-        return within[i][j] and (not within[j][i] or j < i)
-
-    kept = [i for i in range(n) if not any(covers(j, i) for j in range(n))]
-    if len(kept) == n:
-        if not fired and not any(map(is_not, shrunk, rules)):
-            return rules, 0  # nothing within anything: the list as it was
-        return tuple(shrunk), fired
+        for j, b in enumerate(shrunk)
+        if i != j and ports_within(a.ports, b.ports) and peers_within(a.peers, b.peers)
+    }
+    # Rule j covers rule i: i lies within j (of two rules within each other, the first covers the second).
+    dropped = {i for i, j in within if (j, i) not in within or j < i}
+    if not dropped:
+        return (rules, 0) if same else (tuple(shrunk), fired)
+    kept = [i for i in range(n) if i not in dropped]
     result = {i: shrunk[i] for i in kept}
-    for i in range(n):
-        if i in result:
-            continue
+    for i in sorted(dropped):
         fired += 1
         # The dropped rule's pointers go to a kept rule that covers it, for review.
         for k in kept:
-            if within[i][k]:
+            if (i, k) in within:
                 result[k] = result[k].with_sources(shrunk[i].sources)
                 break
-    return tuple(result[k] for k in kept), fired
+    return tuple([result[k] for k in kept]), fired
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
