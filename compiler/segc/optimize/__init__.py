@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import is_not, lt
+from operator import eq, is_not, lt
 
 from .. import ir
 from ..backend.policy import Policy, PolicySet, Rule
@@ -148,8 +148,14 @@ def canonical(policies: PolicySet) -> PolicySet:
     """Sorted rules, sorted peers, sorted policies: order never shows in output."""
     rule_key, _, policy_key = _sort_keys()
     out = [_with_canonical_rules(p, rule_key) for p in policies]
-    out.sort(key=policy_key)
-    return tuple(out)
+    # The namespace and pods come first in policy_key; where no two policies
+    # share them (as after group-by-workload) they decide the order alone.
+    keys = [(p.namespace, _selector_key(p.pods)) for p in out]
+    order = sorted(range(len(out)), key=keys.__getitem__)
+    if any(map(eq, [keys[i] for i in order[:-1]], [keys[i] for i in order[1:]])):
+        out.sort(key=policy_key)  # stable: the same order as sorting by policy_key alone
+        return tuple(out)
+    return tuple([out[i] for i in order])
 
 
 def _canonical_within_workloads(policies: PolicySet) -> PolicySet:
