@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from operator import attrgetter
 from typing import Mapping, Union
 
 
@@ -28,12 +29,14 @@ def hash_once(cls):
     processes).
     """
     names = tuple(f.name for f in fields(cls) if (f.compare if f.hash is None else f.hash))
+    # The compared fields as a tuple (attrgetter gives a bare value for one name).
+    values = attrgetter(*names) if len(names) > 1 else lambda self: tuple([getattr(self, n) for n in names])
 
     def __hash__(self):
-        d = self.__dict__
-        h = d.get("_hash")
+        h = self._hash  # the class's None until this object's hash is known
         if h is None:
-            h = d["_hash"] = hash(tuple([getattr(self, n) for n in names]))
+            h = hash(values(self))
+            object.__setattr__(self, "_hash", h)
         return h
 
     def __getstate__(self):
@@ -41,6 +44,7 @@ def hash_once(cls):
         state.pop("_hash", None)
         return state
 
+    cls._hash = None
     cls.__hash__ = __hash__
     cls.__getstate__ = __getstate__
     return cls

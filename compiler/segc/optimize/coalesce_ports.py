@@ -7,11 +7,14 @@ they are. Only run for Kubernetes versions with ``endPort`` (1.25 and later).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .. import ir
 from ..backend.policy import PolicySet, Rule
 from .each import each_rule, sorted_ports
 
 
+@lru_cache(maxsize=1 << 12)  # a few port lists recur in thousands of rules
 def coalesce(ports: ir.Ports) -> ir.Ports:
     if ports is None:
         return None

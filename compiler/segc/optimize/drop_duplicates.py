@@ -11,10 +11,15 @@ from .each import each_rule_list
 
 
 def dedupe(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    if len(rules) < 2:
+        return rules, 0
     seen: dict[Rule, Rule] = {}
     for r in rules:
-        old = seen.get(r)
-        seen[r] = r if old is None else old.with_sources(r.sources)
+        old = seen.setdefault(r, r)
+        if old is not r:
+            seen[r] = old.with_sources(r.sources)
+    if len(seen) == len(rules):
+        return rules, 0  # no duplicates: the list as it was
     return tuple(seen.values()), len(rules) - len(seen)
 
 

@@ -11,6 +11,7 @@ Exact: only containment proven by ``algebra`` is used.
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import is_not
 
 from .. import ir
 from ..backend.policy import PolicySet, Rule
@@ -57,6 +58,8 @@ def _prune_peers(peers: tuple) -> tuple:
     buckets: dict = {}
     for i, p in enumerate(peers):
         buckets.setdefault(_bucket(p), []).append((i, p))
+    if len(buckets) == len(peers) and _WILD not in buckets:
+        return peers  # every peer alone in its namespace (or the only block), none spanning namespaces
     wild = buckets.get(_WILD, [])
     kept = []
     for i, x in enumerate(peers):
@@ -71,44 +74,68 @@ def _prune_peers(peers: tuple) -> tuple:
     return tuple(kept)
 
 
+@lru_cache(maxsize=1 << 12)
+def _prune_ports(ports: tuple[ir.Port, ...]) -> tuple[ir.Port, ...]:
+    """A few port lists recur in thousands of rules."""
+    return _prune(ports, port_within)
+
+
 def _shrink(rule: Rule) -> Rule:
     peers = rule.peers if len(rule.peers) < 2 else _prune_peers(rule.peers)
-    ports = rule.ports if rule.ports is None or len(rule.ports) < 2 else _prune(rule.ports, port_within)
+    ports = rule.ports if rule.ports is None or len(rule.ports) < 2 else _prune_ports(rule.ports)
     if len(peers) == len(rule.peers) and (ports is rule.ports or len(ports) == len(rule.ports)):
         return rule  # pruning only removes: the same lengths mean the same rule
     return Rule(peers, ports, rule.sources)
 
 
+# Rule lists known to be left as they are. Whether a list is, is a question
+# about its set of rules (no rule, peer or port within another: then nothing
+# is dropped whatever the order), and every answer is such a list (pruning
+# again drops nothing). The next round of the pipeline meets most of them
+# again, sorted: it is answered here. Bounded: emptied when full.
+_SETTLED: set[frozenset] = set()
+_SETTLED_MAX = 1 << 15
+
+
 def prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    rule_set = frozenset(rules)
+    if len(rule_set) == len(rules) and rule_set in _SETTLED:
+        return rules, 0
+    out, fired = _prune_rules(rules)
+    if len(_SETTLED) >= _SETTLED_MAX:
+        _SETTLED.clear()
+    _SETTLED.add(rule_set if out is rules else frozenset(out))
+    return out, fired
+
+
+def _prune_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
     shrunk = [_shrink(r) for r in rules]
-    fired = sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
+    same = not any(map(is_not, shrunk, rules))
+    fired = 0 if same else sum(1 for s, r in zip(shrunk, rules) if s is not r and s != r)
     n = len(shrunk)
-    if n < 2:
-        return tuple(shrunk), fired
-    # within[i][j]: rule i lies within rule j (each pair decided once).
-    within = [
-        [i != j and peers_within(a.peers, b.peers) and ports_within(a.ports, b.ports) for j, b in enumerate(shrunk)]
+    # (i, j) in within: rule i lies within rule j (each pair decided once; ports
+    # first: a policy's rules mostly differ in ports, and few ports tests are
+    # as many different questions as the peers tests).
+    within = {
+        (i, j)
         for i, a in enumerate(shrunk)
-    ]
-
-    def covers(j: int, i: int) -> bool:
-        """Rule j covers rule i (of two equal rules, the first covers the second)."""
-        return within[i][j] and (not within[j][i] or j < i)
-
-    kept = [i for i in range(n) if not any(covers(j, i) for j in range(n))]
-    if len(kept) == n:
-        return tuple(shrunk), fired
+        for j, b in enumerate(shrunk)
+        if i != j and ports_within(a.ports, b.ports) and peers_within(a.peers, b.peers)
+    }
+    # Rule j covers rule i: i lies within j (of two rules within each other, the first covers the second).
+    dropped = {i for i, j in within if (j, i) not in within or j < i}
+    if not dropped:
+        return (rules, 0) if same else (tuple(shrunk), fired)
+    kept = [i for i in range(n) if i not in dropped]
     result = {i: shrunk[i] for i in kept}
-    for i in range(n):
-        if i in result:
-            continue
+    for i in sorted(dropped):
         fired += 1
         # The dropped rule's pointers go to a kept rule that covers it, for review.
         for k in kept:
-            if within[i][k]:
+            if (i, k) in within:
                 result[k] = result[k].with_sources(shrunk[i].sources)
                 break
-    return tuple(result[k] for k in kept), fired
+    return tuple([result[k] for k in kept]), fired
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:

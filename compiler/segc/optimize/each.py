@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from operator import is_not
+
 from .. import ir
-from ..backend.policy import EGRESS, INGRESS, PolicySet
+from ..backend.policy import Policy, PolicySet
 
 
 def port_key(p: ir.Port):
@@ -19,28 +21,36 @@ def each_rule_list(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """``rewrite(rules) -> (rules, times_fired)`` on each direction of each policy.
 
     A policy whose rule lists come back unchanged (the same objects) stays the
-    same object, so later stages can skip it cheaply.
+    same object, so later stages can skip it cheaply. An empty list has
+    nothing to rewrite and is not passed to ``rewrite``.
     """
     out, fired = [], 0
     for p in policies:
-        ingress, n = rewrite(p.ingress)
-        egress, m = rewrite(p.egress)
-        fired += n + m
-        if not (_same(ingress, p.ingress) and _same(egress, p.egress)):
-            p = p.replace_rules(INGRESS, ingress).replace_rules(EGRESS, egress)
+        ingress = old_ingress = p.ingress
+        egress = old_egress = p.egress
+        if ingress:
+            ingress, n = rewrite(ingress)
+            fired += n
+        if egress:
+            egress, n = rewrite(egress)
+            fired += n
+        if (ingress is not old_ingress and not _same(ingress, old_ingress)) or (egress is not old_egress and not _same(egress, old_egress)):
+            p = Policy(p.namespace, p.pods, p.isolates, tuple(ingress), tuple(egress), p.sources, p.from_deny)
         out.append(p)
     return tuple(out), fired
 
 
 def _same(a, b) -> bool:
-    return a is b or (len(a) == len(b) and all(x is y for x, y in zip(a, b)))
+    return a is b or (len(a) == len(b) and not any(map(is_not, a, b)))
 
 
 def each_rule(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """``rewrite(rule) -> rule`` on every rule; fired counts the rules it changed."""
 
     def on_list(rules):
-        new = tuple([rewrite(r) for r in rules])
-        return new, sum(1 for a, b in zip(new, rules) if a is not b and a != b)
+        new = list(map(rewrite, rules))
+        if not any(map(is_not, new, rules)):
+            return rules, 0  # no rule rewritten: the list as it was
+        return tuple(new), sum(1 for a, b in zip(new, rules) if a is not b and a != b)
 
     return each_rule_list(policies, on_list)

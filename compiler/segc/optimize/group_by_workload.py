@@ -14,7 +14,12 @@ from ..backend.policy import Policy, PolicySet
 def run(policies: PolicySet) -> tuple[PolicySet, int]:
     groups: dict[tuple, list[Policy]] = {}
     for p in policies:
-        groups.setdefault((p.namespace, p.pods), []).append(p)
+        key = (p.namespace, p.pods)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [p]
+        else:
+            group.append(p)
     out = []
     for group in groups.values():
         if len(group) == 1:
@@ -25,10 +30,10 @@ def run(policies: PolicySet) -> tuple[PolicySet, int]:
             Policy(
                 first.namespace,
                 first.pods,
-                frozenset().union(*(p.isolates for p in group)),
-                tuple(r for p in group for r in p.ingress),
-                tuple(r for p in group for r in p.egress),
-                frozenset().union(*(p.sources for p in group)),
+                frozenset().union(*[p.isolates for p in group]),
+                tuple([r for p in group for r in p.ingress]),
+                tuple([r for p in group for r in p.egress]),
+                frozenset().union(*[p.sources for p in group]),
                 any(p.from_deny for p in group),
             )
         )

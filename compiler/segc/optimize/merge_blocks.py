@@ -51,7 +51,8 @@ def _rule(r: Rule) -> Rule:
             blocks += 1
     if blocks < 2:
         return r  # one block or none: nothing to merge
-    return Rule(merge(r.peers), r.ports, r.sources)
+    peers = merge(r.peers)
+    return r if peers == r.peers else Rule(peers, r.ports, r.sources)
 
 
 def run(policies: PolicySet) -> tuple[PolicySet, int]:

@@ -16,10 +16,15 @@ def union_ports(a, b):
 
 
 def merge(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, ...], int]:
+    if len(rules) < 2:
+        return rules, 0
     by_peers: dict[tuple, Rule] = {}
     for r in rules:
-        old = by_peers.get(r.peers)
-        by_peers[r.peers] = r if old is None else Rule(r.peers, union_ports(old.ports, r.ports), old.sources | r.sources)
+        old = by_peers.setdefault(r.peers, r)
+        if old is not r:
+            by_peers[r.peers] = Rule(r.peers, union_ports(old.ports, r.ports), old.sources | r.sources)
+    if len(by_peers) == len(rules):
+        return rules, 0  # no two rules with the same peers: the list as it was
     return tuple(by_peers.values()), len(rules) - len(by_peers)
 
 
