@@ -65,6 +65,8 @@ def main() -> None:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"program: {statements} statements in {len(files)} files")
         print(f"build (best of {args.repeat}): {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss / 1024:.0f} MiB, {statements / wall:,.0f} statements/s")
+        walls = sorted(r[0] for r in runs)
+        print(f"every build, wall (CPU) s: {', '.join(f'{r[0]:.2f} ({r[1]:.2f})' for r in runs)}; median wall {walls[len(walls) // 2]:.2f}")
         print(f"output: {size:,} bytes in {len(os.listdir(out))} files; load average {load} on {os.cpu_count()} CPUs")
         # The --stats table; the program's lint warnings (the generator writes
         # duplicates on purpose) are counted, not printed.

@@ -265,25 +265,28 @@ def prepare_dir(policies: list[dict], out_dir: str) -> Callable[[], list[str]]:
 
     def write() -> list[str]:
         kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": names}
-        with gc_paused():
-            files = {name: HEADER + to_yaml(named[name]) for name in names}
-        files["kustomization.yaml"] = HEADER + to_yaml(kustomization)
+        everything = [*names, "kustomization.yaml"]
         try:
-            for name, text in sorted(files.items()):
-                path = os.path.join(out_dir, name)
-                if name in existing:
-                    with open(path, encoding="utf-8") as fh:
-                        if fh.read() == text:
-                            continue
-                    write_atomic(path, text)
-                else:
-                    _write_new(path, text)
+            with gc_paused():
+                # Each file is written as soon as its text exists, so the
+                # kernel's work overlaps the rendering of the next one.
+                for name in everything:
+                    text = HEADER + to_yaml(named[name] if name in named else kustomization)
+                    path = os.path.join(out_dir, name)
+                    if name in existing:
+                        with open(path, encoding="utf-8") as fh:
+                            if fh.read() == text:
+                                continue
+                        write_atomic(path, text)
+                    else:
+                        _write_new(path, text)
+            keep = set(everything)
             for name in sorted(os.listdir(out_dir)):
                 path = os.path.join(out_dir, name)
-                if name.endswith(".yaml") and name not in files and os.path.isfile(path) and _ours(path):
+                if name.endswith(".yaml") and name not in keep and os.path.isfile(path) and _ours(path):
                     os.unlink(path)
         except OSError as e:
             raise OutputError(f"cannot write to {out_dir}: {e.strerror}") from None
-        return sorted(files)
+        return sorted(everything)
 
     return write
