@@ -104,6 +104,15 @@ def statement(draw):
 
 
 @st.composite
+def expect_statement(draw):
+    """An intent test: `expect [SRC ->] DST[:PORTS] allowed|denied`."""
+    verdict = draw(st.sampled_from(["allowed", "denied"]))
+    if draw(st.booleans()):
+        return f"expect {draw(target())} {verdict}"
+    return f"expect {draw(endpoint())} -> {draw(target())} {verdict}"
+
+
+@st.composite
 def program(draw, max_statements=10):
     """A program text: groups first (they may be used anywhere), then statements."""
     lines = [f"namespace {draw(st.sampled_from(NAMESPACES[:4]))}"]

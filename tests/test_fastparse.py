@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from segc.diagnostics import Collector
 from segc.fastparse import TERMINALS, fast_parse
 from segc.parser import _parser, parse_text
-from strategies import BLOCKS, PORTS, endpoint, ns_part, pod_part, program, program_with_denies, selector, target
+from strategies import expect_statement, program, program_with_denies, target
 from test_docs import SNIPPETS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -198,14 +198,6 @@ def test_every_project_program_takes_the_fast_path(tmp_path):
 
 KEYWORDS = ["namespace", "deny-all", "allow", "deny", "group", "service", "import", "expect", "allowed", "denied",
             "in", "notin", "except", "ingress", "egress", "tcp", "udp"]
-
-
-@st.composite
-def expect_statement(draw):
-    verdict = draw(st.sampled_from(["allowed", "denied"]))
-    if draw(st.booleans()):
-        return f"expect {draw(target())} {verdict}"
-    return f"expect {draw(endpoint())} -> {draw(target())} {verdict}"
 
 
 @st.composite

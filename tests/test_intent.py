@@ -24,7 +24,7 @@ from segc.cluster import Cluster, Namespace, Pod
 from segc.compile import compile_paths
 from segc.output import stream
 from segc.seg_eval import SegEvaluator
-from strategies import endpoint, program, program_with_denies, target
+from strategies import expect_statement, program, program_with_denies
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_TESTS = sorted(glob.glob(os.path.join(ROOT, "examples", "*", "*.test.seg")))
@@ -160,20 +160,12 @@ def _agrees_with_program(prog, run) -> None:
         assert wrong == o.wrong_count, (e.text, wrong, o.wrong_count)
 
 
-@st.composite
-def expectation(draw):
-    verdict = draw(st.sampled_from(["allowed", "denied"]))
-    if draw(st.booleans()):
-        return f"expect {draw(target())} {verdict}"
-    return f"expect {draw(endpoint())} -> {draw(target())} {verdict}"
-
-
-@given(program(), st.lists(expectation(), min_size=1, max_size=4))
+@given(program(), st.lists(expect_statement(), min_size=1, max_size=4))
 def test_verdicts_are_the_programs_meaning_on_the_witness(text, expects):
     _verdicts_are_the_programs_meaning(text, expects)
 
 
-@given(program_with_denies(), st.lists(expectation(), min_size=1, max_size=4))
+@given(program_with_denies(), st.lists(expect_statement(), min_size=1, max_size=4))
 def test_verdicts_are_the_programs_meaning_with_denies(text, expects):
     _verdicts_are_the_programs_meaning(text, expects)
 
