@@ -114,8 +114,8 @@ def test_written_files_get_the_usual_mode_and_keep_a_changed_one(tmp_path):
 
 
 def test_a_file_that_appears_between_the_check_and_the_write_is_left_alone(tmp_path):
-    """`segc build` checks the folder, then writes while lint runs: a user file
-    created in between is refused, not overwritten."""
+    """The folder is checked, then written: a user file created in between is
+    refused, not overwritten."""
     import pytest
 
     from segc.output import OutputError, prepare_dir

@@ -244,7 +244,7 @@ def prepare_dir(policies: list[dict], out_dir: str) -> Callable[[], list[str]]:
     directory or a file segc needs is owned by the user. The returned function
     renders the YAML, writes what changed, removes stale files segc wrote and
     returns the names written; it raises OutputError when the file system
-    fails. It touches nothing but ``out_dir``, so it may run in another thread.
+    fails, and refuses a user's file that appeared in between.
     """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise OutputError(f"{out_dir} exists and is not a directory")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 
 import click
 
@@ -41,25 +40,15 @@ def build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s_
 def _build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s_version: tuple[int, int], validate: bool) -> None:
     from ..compile import compile_paths
     from ..optimize import Stats
-    from ..output import OutputError, prepare_dir, stream
-    from .check import add_lint, lint_ignores
+    from ..output import OutputError, stream, write_dir
+    from .check import add_lint
 
     paths, texts = read_inputs(files)
     collected = Stats()
     result = compile_paths(paths, texts, optimize=not no_optimize, k8s_version=k8s_version, stats=collected)
-    ignore = lint_ignores(paths)
+    add_lint(result, paths)
     if validate:
         validate_output(result, k8s_version)
-    # Lint adds warnings only, so whether the build succeeds is known now:
-    # write the files in the background while lint runs (file creation waits
-    # on the disk, lint on the CPU).
-    writer, refused = None, None
-    if result.ok and out != "-":
-        try:
-            writer = _Background(prepare_dir(result.policies, out))
-        except OutputError as e:
-            refused = e
-    add_lint(result, paths, ignore=ignore)
     print_diagnostics(result)
     if not result.ok:
         sys.exit(1)
@@ -71,31 +60,8 @@ def _build(files: tuple[str, ...], out: str, stats: bool, no_optimize: bool, k8s
         sys.stdout.write(stream(result.policies))
         return
     try:
-        if refused is not None:
-            raise refused
-        written = writer.wait()
+        written = write_dir(result.policies, out)
     except OutputError as e:
         click.echo(f"segc: error: {e}", err=True)
         sys.exit(1)
     click.echo(f"segc: wrote {len(written) - 1} policies and kustomization.yaml to {out}", err=True)
-
-
-class _Background(threading.Thread):
-    """Runs ``work`` in a thread; ``wait()`` returns its result or raises its exception."""
-
-    def __init__(self, work):
-        super().__init__(name="segc-write", daemon=True)
-        self._work, self._result, self._error = work, None, None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self._result = self._work()
-        except BaseException as e:  # handed to the main thread by wait()
-            self._error = e
-
-    def wait(self):
-        self.join()
-        if self._error is not None:
-            raise self._error
-        return self._result

@@ -11,25 +11,15 @@ from .build import _version
 from .common import cluster_option, print_diagnostics, read_inputs, validate_output
 
 
-def lint_ignores(paths: list[str]) -> frozenset[str]:
-    """The codes the project's configuration silences; exits 1 on a bad config file."""
-    from ..lint import ConfigError, project_ignores
+def add_lint(result, paths: list[str], cluster=None) -> None:
+    """Add lint warnings to ``result`` and drop the silenced ones; exits 1 on a bad config file."""
+    from ..lint import ConfigError, filter_ignored, lint, project_ignores
 
     try:
-        return project_ignores(paths)
+        ignore = project_ignores(paths)
     except ConfigError as e:
         click.echo(f"segc: error: {e}", err=True)
         sys.exit(1)
-
-
-def add_lint(result, paths: list[str], cluster=None, *, ignore: frozenset[str] | None = None) -> None:
-    """Add lint warnings to ``result`` and drop the silenced ones (``ignore``:
-    the project's codes, read from its configuration when None); exits 1 on a
-    bad config file."""
-    from ..lint import filter_ignored, lint
-
-    if ignore is None:
-        ignore = lint_ignores(paths)
     found = lint(result, cluster, ignore=ignore)
     result.diagnostics[:] = filter_ignored(result.diagnostics, result.texts, ignore) + found
 
