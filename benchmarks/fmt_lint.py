@@ -18,7 +18,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from generate import generate  # noqa: E402
+from generate import generate, size_arguments  # noqa: E402
 
 
 def timed(fn):
@@ -29,8 +29,7 @@ def timed(fn):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--namespaces", type=int, default=200)
-    ap.add_argument("--services", type=int, default=25)
+    size_arguments(ap)
     args = ap.parse_args()
 
     from segc import lint as lint_pkg

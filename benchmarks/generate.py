@@ -63,10 +63,17 @@ def generate(out: str, namespaces: int = 200, services: int = 25, seed: int = 7)
     return count
 
 
+def size_arguments(ap, namespaces: int = 200, repeat: int | None = None) -> None:
+    """The options every benchmark on the generated program takes."""
+    ap.add_argument("--namespaces", type=int, default=namespaces)
+    ap.add_argument("--services", type=int, default=25)
+    if repeat is not None:
+        ap.add_argument("--repeat", type=int, default=repeat)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
-    ap.add_argument("--namespaces", type=int, default=200)
-    ap.add_argument("--services", type=int, default=25)
+    size_arguments(ap)
     args = ap.parse_args()
     print(generate(args.out, args.namespaces, args.services), "statements")

@@ -20,15 +20,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from generate import generate  # noqa: E402
+from generate import generate, size_arguments  # noqa: E402
 
 SEGC = os.path.join(os.path.dirname(sys.executable), "segc")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--namespaces", type=int, default=20)
-    ap.add_argument("--services", type=int, default=25)
+    size_arguments(ap, 20)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")

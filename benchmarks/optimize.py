@@ -23,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from generate import generate  # noqa: E402
+from generate import generate, size_arguments  # noqa: E402
 
 
 def child(folder: str, k8s_version: tuple[int, int]) -> dict:
@@ -65,9 +65,7 @@ def child(folder: str, k8s_version: tuple[int, int]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--namespaces", type=int, default=200)
-    ap.add_argument("--services", type=int, default=25)
-    ap.add_argument("--repeat", type=int, default=3)
+    size_arguments(ap, repeat=3)
     ap.add_argument("--k8s-version", default="1.30")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -23,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from generate import generate  # noqa: E402
+from generate import generate, size_arguments  # noqa: E402
 
 
 def _deep(x):
@@ -36,9 +36,7 @@ def _deep(x):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--namespaces", type=int, default=200)
-    ap.add_argument("--services", type=int, default=25)
-    ap.add_argument("--repeat", type=int, default=3)
+    size_arguments(ap, repeat=3)
     args = ap.parse_args()
 
     from segc.diagnostics import Collector

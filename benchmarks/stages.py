@@ -19,14 +19,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from generate import generate  # noqa: E402
+from generate import generate, size_arguments  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--namespaces", type=int, default=200)
-    ap.add_argument("--services", type=int, default=25)
-    ap.add_argument("--repeat", type=int, default=1)
+    size_arguments(ap, repeat=1)
     ap.add_argument("--no-gc", action="store_true", help="pause the cyclic garbage collector, as compile_paths does")
     args = ap.parse_args()
 
