@@ -113,17 +113,28 @@ def test_written_files_get_the_usual_mode_and_keep_a_changed_one(tmp_path):
         os.umask(old)
 
 
-def test_a_file_that_appears_between_the_check_and_the_write_is_left_alone(tmp_path):
+def test_a_file_that_appears_between_the_check_and_the_write_is_left_alone(tmp_path, monkeypatch):
     """The folder is checked, then written: a user file created in between is
     refused, not overwritten."""
+    import os
+
     import pytest
 
-    from segc.output import OutputError, prepare_dir
+    import segc.output
+    from segc.output import OutputError, write_dir
 
     out = tmp_path / "out"
-    write = prepare_dir(_policies("namespace shop\nallow web -> api:80\n"), str(out))
     mine = out / "shop.api-ingress.yaml"
-    mine.write_text("# my own file\n")
+    listdir = os.listdir
+
+    def listing_then_the_user_writes(path):
+        names = listdir(path)
+        if path == str(out) and not mine.exists():
+            mine.write_text("# my own file\n")
+        return names
+
+    policies = _policies("namespace shop\nallow web -> api:80\n")
+    monkeypatch.setattr(segc.output.os, "listdir", listing_then_the_user_writes)
     with pytest.raises(OutputError, match="was not written by segc"):
-        write()
+        write_dir(policies, str(out))
     assert mine.read_text() == "# my own file\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable
 
 import yaml
 
@@ -210,6 +209,10 @@ def _ours(path: str) -> bool:
         return False
 
 
+def _not_ours(path: str) -> OutputError:
+    return OutputError(f"{path} exists and was not written by segc; move it away or choose another -o directory")
+
+
 def _write_new(path: str, text: str) -> None:
     """Create a file that did not exist: exclusive create, so a file that
     appeared meanwhile is never overwritten (then the atomic path decides)."""
@@ -217,7 +220,7 @@ def _write_new(path: str, text: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         if not _ours(path):
-            raise OutputError(f"{path} exists and was not written by segc; move it away or choose another -o directory") from None
+            raise _not_ours(path) from None
         write_atomic(path, text)
         return
     try:
@@ -232,24 +235,13 @@ def write_dir(policies: list[dict], out_dir: str) -> list[str]:
     """Write the policies and a kustomization; remove stale files segc wrote.
 
     Returns the names written. Raises OutputError (before writing anything)
-    when a file segc needs is owned by the user.
-    """
-    return prepare_dir(policies, out_dir)()
-
-
-def prepare_dir(policies: list[dict], out_dir: str) -> Callable[[], list[str]]:
-    """Check that segc may write ``out_dir`` and return the function that does.
-
-    Raises OutputError, having written nothing, when ``out_dir`` is not a
-    directory or a file segc needs is owned by the user. The returned function
-    renders the YAML, writes what changed, removes stale files segc wrote and
-    returns the names written; it raises OutputError when the file system
-    fails, and refuses a user's file that appeared in between.
+    when a file segc needs is owned by the user, and when a file segc is about
+    to create appears meanwhile and is not segc's.
     """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise OutputError(f"{out_dir} exists and is not a directory")
     named = {file_name(p): p for p in policies}
-    names = sorted(named)
+    named["kustomization.yaml"] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": sorted(named)}
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -258,35 +250,28 @@ def prepare_dir(policies: list[dict], out_dir: str) -> Callable[[], list[str]]:
         existing = set(os.listdir(out_dir))  # one listing instead of a stat per file
     except OSError as e:
         raise OutputError(f"cannot read {out_dir}: {e.strerror}") from None
-    for name in [*names, "kustomization.yaml"]:
+    for name in named:
         path = os.path.join(out_dir, name)
         if name in existing and not _ours(path):
-            raise OutputError(f"{path} exists and was not written by segc; move it away or choose another -o directory")
-
-    def write() -> list[str]:
-        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": names}
-        everything = [*names, "kustomization.yaml"]
-        try:
-            with gc_paused():
-                # Each file is written as soon as its text exists, so the
-                # kernel's work overlaps the rendering of the next one.
-                for name in everything:
-                    text = HEADER + to_yaml(named[name] if name in named else kustomization)
-                    path = os.path.join(out_dir, name)
-                    if name in existing:
-                        with open(path, encoding="utf-8") as fh:
-                            if fh.read() == text:
-                                continue
-                        write_atomic(path, text)
-                    else:
-                        _write_new(path, text)
-            keep = set(everything)
-            for name in sorted(os.listdir(out_dir)):
+            raise _not_ours(path)
+    try:
+        with gc_paused():
+            # Each file is written as soon as its text exists, so the kernel's
+            # work overlaps the rendering of the next one.
+            for name, obj in named.items():
+                text = HEADER + to_yaml(obj)
                 path = os.path.join(out_dir, name)
-                if name.endswith(".yaml") and name not in keep and os.path.isfile(path) and _ours(path):
-                    os.unlink(path)
-        except OSError as e:
-            raise OutputError(f"cannot write to {out_dir}: {e.strerror}") from None
-        return sorted(everything)
-
-    return write
+                if name in existing:
+                    with open(path, encoding="utf-8") as fh:
+                        if fh.read() == text:
+                            continue
+                    write_atomic(path, text)
+                else:
+                    _write_new(path, text)
+        for name in sorted(os.listdir(out_dir)):
+            path = os.path.join(out_dir, name)
+            if name.endswith(".yaml") and name not in named and os.path.isfile(path) and _ours(path):
+                os.unlink(path)
+    except OSError as e:
+        raise OutputError(f"cannot write to {out_dir}: {e.strerror}") from None
+    return sorted(named)
