@@ -260,23 +260,20 @@ def _host(peer: ir.BlockPeer) -> str:
     return str(peer.net.network_address)
 
 
-def _export_pairs(e: ir.Expect, run: Run):
-    if isinstance(e.dst, ir.BlockPeer):
-        dst_list = [(None, _host(e.dst), "host")]
-    elif run.witness is None:
-        dst_list = [(p.namespace, p.name, "pod") for p in _covered(e.dst, run.cluster)]
-    else:
-        one = _single_app(e.dst)
-        if one is None:
-            return None
-        dst_list = [(one[0], one[1], "deployment")]
+def _export_end(peer: ir.Peer, run: Run):
+    """The workloads standing for one end of an expectation: the cluster's
+    pods, or on the witness the one app it names (None when it names none)."""
     if run.witness is None:
-        src_list = [(p.namespace, p.name, "pod") for p in _covered(e.src, run.cluster)]
-    else:
-        one = _single_app(e.src)
-        if one is None:
-            return None
-        src_list = [(one[0], one[1], "deployment")]
+        return [(p.namespace, p.name, "pod") for p in _covered(peer, run.cluster)]
+    one = _single_app(peer)
+    return None if one is None else [(one[0], one[1], "deployment")]
+
+
+def _export_pairs(e: ir.Expect, run: Run):
+    dst_list = [(None, _host(e.dst), "host")] if isinstance(e.dst, ir.BlockPeer) else _export_end(e.dst, run)
+    src_list = _export_end(e.src, run)
+    if dst_list is None or src_list is None:
+        return None
     return [(s, d) for s in src_list for d in dst_list if s != d]
 
 

@@ -26,15 +26,14 @@ def each_rule_list(policies: PolicySet, rewrite) -> tuple[PolicySet, int]:
     """
     out, fired = [], 0
     for p in policies:
-        ingress = old_ingress = p.ingress
-        egress = old_egress = p.egress
+        ingress, egress = p.ingress, p.egress
         if ingress:
             ingress, n = rewrite(ingress)
             fired += n
         if egress:
             egress, n = rewrite(egress)
             fired += n
-        if (ingress is not old_ingress and not _same(ingress, old_ingress)) or (egress is not old_egress and not _same(egress, old_egress)):
+        if not (_same(ingress, p.ingress) and _same(egress, p.egress)):
             p = Policy(p.namespace, p.pods, p.isolates, tuple(ingress), tuple(egress), p.sources, p.from_deny)
         out.append(p)
     return tuple(out), fired
